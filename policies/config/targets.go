@@ -1,0 +1,416 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// The raw forms below are the targets format of SPEC §1: their yaml tags are
+// the fields users may write; validate turns them into a Target.
+
+type targetsDocRaw struct {
+	Targets field `yaml:"targets"`
+}
+
+type targetRaw struct {
+	Name               field `yaml:"name"`
+	Namespace          field `yaml:"namespace"`
+	ScaleTargetRef     field `yaml:"scaleTargetRef"`
+	Load               field `yaml:"load"`
+	CapacityPerReplica field `yaml:"capacityPerReplica"`
+	MinReplicas        field `yaml:"minReplicas"`
+	MaxReplicas        field `yaml:"maxReplicas"`
+	LeadTime           field `yaml:"leadTime"`
+	Mode               field `yaml:"mode"`
+	Forecast           field `yaml:"forecast"`
+	Clusters           field `yaml:"clusters"`
+}
+
+type scaleTargetRefRaw struct {
+	APIVersion field `yaml:"apiVersion"`
+	Kind       field `yaml:"kind"`
+	Name       field `yaml:"name"`
+}
+
+type loadRaw struct {
+	Prometheus field `yaml:"prometheus"`
+	Datadog    field `yaml:"datadog"`
+	Scrape     field `yaml:"scrape"`
+}
+
+type scrapeRaw struct {
+	Selector field `yaml:"selector"`
+	Port     field `yaml:"port"`
+	Path     field `yaml:"path"`
+	Counter  field `yaml:"counter"`
+}
+
+type forecastRaw struct {
+	Seasonality field `yaml:"seasonality"`
+	Lookback    field `yaml:"lookback"`
+}
+
+// Limits and defaults of the targets format.
+const (
+	// MaxReplicasLimit bounds minReplicas and maxReplicas.
+	MaxReplicasLimit = 100000
+	// DefaultLeadTime is used when a target gives no leadTime.
+	DefaultLeadTime = 5 * time.Minute
+	// MaxLeadTime bounds leadTime.
+	MaxLeadTime = 24 * time.Hour
+	// DefaultLookback is the number of past seasons a forecast looks at.
+	DefaultLookback = 4
+)
+
+func parseTargetsDoc(res *Result, ctx *docContext, n *yaml.Node) {
+	docReporter := &entryReporter{problems: &res.Problems, file: ctx.file, lineOf: ctx.lineOf}
+	var doc targetsDocRaw
+	decodeMapping(docReporter, n, "", &doc)
+	if !doc.Targets.set() {
+		return
+	}
+	items, ok := doc.Targets.list(docReporter, "targets")
+	if !ok {
+		return
+	}
+	for i, item := range items {
+		r := &entryReporter{problems: &res.Problems, file: ctx.file, lineOf: ctx.lineOf,
+			kind: KindTarget, entry: entryName(item.n), index: i + 1}
+		t, ok := validateTarget(r, ctx, item)
+		if ok && !r.rejected {
+			res.Targets = append(res.Targets, t)
+			continue
+		}
+		if r.entry != "" {
+			res.Rejected = append(res.Rejected, EntryRef{Kind: KindTarget, Namespace: t.Namespace, Name: r.entry})
+		}
+	}
+}
+
+func validateTarget(r *entryReporter, ctx *docContext, item field) (Target, bool) {
+	t := Target{Origin: Origin{File: ctx.file, Line: r.lineOf(item.line())}, Mode: ModeMetric, MinReplicas: 1, LeadTime: DefaultLeadTime}
+	var raw targetRaw
+	if !item.mapping(r, "", &raw) && raw == (targetRaw{}) {
+		return t, false
+	}
+	t.Name = requiredName(r, item, raw.Name, "name", "the target")
+	if t.Name != "" {
+		checkDNSLabel(r, raw.Name, "name", t.Name)
+	}
+	switch {
+	case raw.Namespace.set():
+		if ns, ok := raw.Namespace.text(r, "namespace"); ok {
+			if checkDNSLabel(r, raw.Namespace, "namespace", ns) {
+				t.Namespace = ns
+			}
+		}
+	case ctx.namespace != "":
+		t.Namespace = ctx.namespace
+	default:
+		r.add(item.line(), "namespace", "is missing; give the namespace of the workload")
+	}
+	if t.Name != "" && t.Namespace != "" {
+		key := t.Key()
+		if first, dup := ctx.targetNames[key]; dup {
+			r.add(raw.Name.line(), "name", "target %s is already defined on line %d; names are unique within a namespace", key, first)
+		} else {
+			ctx.targetNames[key] = r.lineOf(raw.Name.line())
+		}
+	}
+	t.ScaleTargetRef = validateScaleTargetRef(r, item, raw.ScaleTargetRef)
+	t.Load = validateLoad(r, item, raw.Load)
+
+	if !raw.CapacityPerReplica.set() {
+		r.add(item.line(), "capacityPerReplica", "is missing; give the load one replica serves at its target utilisation")
+	} else if v, ok := raw.CapacityPerReplica.number(r, "capacityPerReplica"); ok {
+		if v <= 0 {
+			r.add(raw.CapacityPerReplica.line(), "capacityPerReplica", "must be greater than 0, got %g", v)
+		}
+		t.CapacityPerReplica = v
+	}
+	minOK := true
+	if raw.MinReplicas.set() {
+		v, ok := raw.MinReplicas.integer(r, "minReplicas", 0, MaxReplicasLimit)
+		t.MinReplicas, minOK = int32(v), ok
+	}
+	if !raw.MaxReplicas.set() {
+		r.add(item.line(), "maxReplicas", "is missing; give the most replicas primetime may ask for")
+	} else if v, ok := raw.MaxReplicas.integer(r, "maxReplicas", 1, MaxReplicasLimit); ok {
+		t.MaxReplicas = int32(v)
+		if minOK && t.MaxReplicas < t.MinReplicas {
+			r.add(raw.MaxReplicas.line(), "maxReplicas", "must be at least minReplicas (%d), got %d", t.MinReplicas, v)
+		}
+	}
+	if raw.LeadTime.set() {
+		t.LeadTime, _ = raw.LeadTime.duration(r, "leadTime", 0, MaxLeadTime)
+	}
+	if raw.Mode.set() {
+		if m, ok := raw.Mode.text(r, "mode"); ok {
+			switch Mode(m) {
+			case ModeMetric, ModeHPAFloor, ModeScale:
+				t.Mode = Mode(m)
+			default:
+				r.add(raw.Mode.line(), "mode", "must be metric, hpa-floor or scale, got %q", m)
+			}
+		}
+	}
+	if raw.Forecast.set() {
+		t.Forecast = validateForecast(r, raw.Forecast)
+	}
+	if raw.Clusters.set() {
+		if items, ok := raw.Clusters.list(r, "clusters"); ok {
+			for _, c := range items {
+				if name, ok := c.text(r, "clusters"); ok && checkDNSLabel(r, c, "clusters", name) {
+					t.Clusters = append(t.Clusters, name)
+				}
+			}
+		}
+	}
+	return t, true
+}
+
+// requiredName reads a required name field.
+func requiredName(r *entryReporter, item, f field, path, what string) string {
+	if !f.set() {
+		r.add(item.line(), path, "is missing; give %s a name", what)
+		return ""
+	}
+	name, ok := f.text(r, path)
+	if !ok {
+		return ""
+	}
+	return name
+}
+
+func checkDNSLabel(r *entryReporter, f field, path, v string) bool {
+	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+		r.add(f.line(), path, "%q is not a valid Kubernetes name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", v)
+		return false
+	}
+	return true
+}
+
+// appsKinds are the workload kinds whose apiVersion primetime knows.
+var appsKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "ReplicaSet": true}
+
+var kindRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+
+func validateScaleTargetRef(r *entryReporter, item, f field) ScaleTargetRef {
+	var ref ScaleTargetRef
+	if !f.set() {
+		r.add(item.line(), "scaleTargetRef", "is missing; name the workload, e.g. {kind: Deployment, name: web}")
+		return ref
+	}
+	var raw scaleTargetRefRaw
+	if !f.mapping(r, "scaleTargetRef", &raw) && raw == (scaleTargetRefRaw{}) {
+		return ref
+	}
+	if !raw.Kind.set() {
+		r.add(f.line(), "scaleTargetRef.kind", "is missing; e.g. Deployment or StatefulSet")
+	} else if k, ok := raw.Kind.text(r, "scaleTargetRef.kind"); ok {
+		if !kindRE.MatchString(k) {
+			r.add(raw.Kind.line(), "scaleTargetRef.kind", "%q is not a Kubernetes kind; write it like Deployment or StatefulSet", k)
+		}
+		ref.Kind = k
+	}
+	if !raw.Name.set() {
+		r.add(f.line(), "scaleTargetRef.name", "is missing; give the workload's name")
+	} else if name, ok := raw.Name.text(r, "scaleTargetRef.name"); ok {
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			r.add(raw.Name.line(), "scaleTargetRef.name", "%q is not a valid Kubernetes name", name)
+		}
+		ref.Name = name
+	}
+	switch {
+	case raw.APIVersion.set():
+		if v, ok := raw.APIVersion.text(r, "scaleTargetRef.apiVersion"); ok {
+			if strings.Count(v, "/") > 1 || strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") {
+				r.add(raw.APIVersion.line(), "scaleTargetRef.apiVersion", "%q is not an apiVersion; write it like apps/v1", v)
+			}
+			ref.APIVersion = v
+		}
+	case appsKinds[ref.Kind]:
+		ref.APIVersion = "apps/v1"
+	case ref.Kind != "":
+		r.add(f.line(), "scaleTargetRef.apiVersion", "is needed for kind %s, e.g. argoproj.io/v1alpha1", ref.Kind)
+	}
+	return ref
+}
+
+var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+
+func validateLoad(r *entryReporter, item, f field) LoadSpec {
+	var spec LoadSpec
+	if !f.set() {
+		r.add(item.line(), "load", "is missing; give one load source: prometheus, datadog or scrape")
+		return spec
+	}
+	var raw loadRaw
+	if !f.mapping(r, "load", &raw) && raw == (loadRaw{}) {
+		return spec
+	}
+	var given []string
+	for name, v := range map[string]field{"prometheus": raw.Prometheus, "datadog": raw.Datadog, "scrape": raw.Scrape} {
+		if v.set() {
+			given = append(given, name)
+		}
+	}
+	switch len(given) {
+	case 0:
+		r.add(f.line(), "load", "give one load source: prometheus, datadog or scrape")
+		return spec
+	case 1:
+	default:
+		sortStrings(given)
+		r.add(f.line(), "load", "give exactly one load source, found %s", strings.Join(given, " and "))
+		return spec
+	}
+	switch {
+	case raw.Prometheus.set():
+		if q, ok := raw.Prometheus.text(r, "load.prometheus"); ok {
+			if err := checkBalanced(q); err != nil {
+				r.add(raw.Prometheus.line(), "load.prometheus", "%v", err)
+			}
+			spec.Prometheus = q
+		}
+	case raw.Datadog.set():
+		if q, ok := raw.Datadog.text(r, "load.datadog"); ok {
+			if err := checkDatadogQuery(q); err != nil {
+				r.add(raw.Datadog.line(), "load.datadog", "%v", err)
+			}
+			spec.Datadog = q
+		}
+	default:
+		spec.Scrape = validateScrape(r, raw.Scrape)
+	}
+	return spec
+}
+
+func validateScrape(r *entryReporter, f field) *ScrapeSpec {
+	s := &ScrapeSpec{Path: "/metrics"}
+	var raw scrapeRaw
+	if !f.mapping(r, "load.scrape", &raw) && raw == (scrapeRaw{}) {
+		return s
+	}
+	if !raw.Selector.set() {
+		r.add(f.line(), "load.scrape.selector", "is missing; give the pods' labels, e.g. \"app=web\"")
+	} else if sel, ok := raw.Selector.text(r, "load.scrape.selector"); ok {
+		if parsed, err := labels.Parse(sel); err != nil {
+			r.add(raw.Selector.line(), "load.scrape.selector", "%q is not a label selector: %v", sel, err)
+		} else if parsed.Empty() {
+			r.add(raw.Selector.line(), "load.scrape.selector", "must select something, e.g. \"app=web\"")
+		}
+		s.Selector = sel
+	}
+	if !raw.Port.set() {
+		r.add(f.line(), "load.scrape.port", "is missing; give the pods' metrics port")
+	} else if p, ok := raw.Port.integer(r, "load.scrape.port", 1, 65535); ok {
+		s.Port = int32(p)
+	}
+	if raw.Path.set() {
+		if p, ok := raw.Path.text(r, "load.scrape.path"); ok {
+			if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " ?#") {
+				r.add(raw.Path.line(), "load.scrape.path", "%q must be a URL path starting with /, e.g. /metrics", p)
+			}
+			s.Path = p
+		}
+	}
+	if !raw.Counter.set() {
+		r.add(f.line(), "load.scrape.counter", "is missing; give the counter to rate, e.g. http_requests_total")
+	} else if c, ok := raw.Counter.text(r, "load.scrape.counter"); ok {
+		if !metricNameRE.MatchString(c) {
+			r.add(raw.Counter.line(), "load.scrape.counter", "%q is not a Prometheus metric name", c)
+		}
+		s.Counter = c
+	}
+	return s
+}
+
+func validateForecast(r *entryReporter, f field) *ForecastSpec {
+	spec := &ForecastSpec{Lookback: DefaultLookback}
+	var raw forecastRaw
+	if !f.mapping(r, "forecast", &raw) && raw == (forecastRaw{}) {
+		return spec
+	}
+	if !raw.Seasonality.set() {
+		r.add(f.line(), "forecast.seasonality", "is missing; e.g. 24h for a daily pattern or 168h for a weekly one")
+	} else {
+		spec.Seasonality, _ = raw.Seasonality.duration(r, "forecast.seasonality", time.Hour, 366*24*time.Hour)
+	}
+	if raw.Lookback.set() {
+		v, _ := raw.Lookback.integer(r, "forecast.lookback", 1, 52)
+		spec.Lookback = int(v)
+	}
+	return spec
+}
+
+// checkBalanced catches the usual typos in a query: unbalanced brackets and
+// unclosed quotes.
+func checkBalanced(q string) error {
+	var stack []rune
+	closing := map[rune]rune{')': '(', ']': '[', '}': '{'}
+	var quote rune
+	escaped := false
+	for _, c := range q {
+		switch {
+		case quote != 0:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == quote:
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			stack = append(stack, c)
+		case closing[c] != 0:
+			if len(stack) == 0 || stack[len(stack)-1] != closing[c] {
+				return fmt.Errorf("%q has an unmatched %q", q, c)
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if quote != 0 {
+		return fmt.Errorf("%q has an unclosed %c quote", q, quote)
+	}
+	if len(stack) > 0 {
+		return fmt.Errorf("%q has an unclosed %q", q, stack[len(stack)-1])
+	}
+	return nil
+}
+
+// checkDatadogQuery checks a Datadog metrics query. Queries are batched
+// comma-joined, so a comma outside {} or () would split a target's query.
+func checkDatadogQuery(q string) error {
+	if err := checkBalanced(q); err != nil {
+		return err
+	}
+	depth := 0
+	for _, c := range q {
+		switch c {
+		case '{', '(':
+			depth++
+		case '}', ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				return fmt.Errorf("%q holds several queries; give one query per target", q)
+			}
+		}
+	}
+	if !strings.Contains(q, ":") || !strings.Contains(q, "{") {
+		return fmt.Errorf("%q is not a Datadog metrics query; write it like sum:trace.http.request.hits{service:web}.as_rate()", q)
+	}
+	return nil
+}
+
+func isDNSLabel(s string) bool { return len(validation.IsDNS1123Label(s)) == 0 }

@@ -1,0 +1,323 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones must work in a scratch image
+
+	"github.com/robfig/cron/v3"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// The raw forms below are the windows format of SPEC §2.
+
+type windowsDocRaw struct {
+	Timezone field `yaml:"timezone"`
+	Windows  field `yaml:"windows"`
+}
+
+type windowRaw struct {
+	Name     field `yaml:"name"`
+	Timezone field `yaml:"timezone"`
+	Start    field `yaml:"start"`
+	End      field `yaml:"end"`
+	Duration field `yaml:"duration"`
+	Cron     field `yaml:"cron"`
+	Expect   field `yaml:"expect"`
+	Replicas field `yaml:"replicas"`
+	Quiet    field `yaml:"quiet"`
+	Cooldown field `yaml:"cooldown"`
+	Targets  field `yaml:"targets"`
+}
+
+// Limits of the windows format.
+const (
+	// MaxWindowDuration bounds a window's length.
+	MaxWindowDuration = 31 * 24 * time.Hour
+	// MaxCooldown bounds a window's cooldown.
+	MaxCooldown = 24 * time.Hour
+	// MaxMultiplier bounds an "Nx" expectation.
+	MaxMultiplier = 1000
+	// MaxNameLength bounds a window's name.
+	MaxNameLength = 128
+)
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// zoneField is a time zone with the field it came from, for error messages.
+type zoneField struct {
+	loc  *time.Location
+	line int
+	err  string
+}
+
+func loadZone(name string) (*time.Location, string) {
+	if name == "" || name == "Local" {
+		return nil, "must be an IANA time zone name such as Europe/Paris or UTC"
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		hint := "use an IANA name such as Europe/Paris, America/New_York or UTC"
+		if !strings.Contains(name, "/") && name != strings.ToUpper(name) {
+			hint = "use the full IANA name with its region, e.g. Europe/" + name
+		}
+		return nil, "unknown time zone " + strconv.Quote(name) + "; " + hint
+	}
+	return loc, ""
+}
+
+func parseWindowsDoc(res *Result, ctx *docContext, n *yaml.Node) {
+	docReporter := &entryReporter{problems: &res.Problems, file: ctx.file, lineOf: ctx.lineOf}
+	var doc windowsDocRaw
+	decodeMapping(docReporter, n, "", &doc)
+	zone := zoneField{loc: time.UTC}
+	if doc.Timezone.set() {
+		zone.line = doc.Timezone.line()
+		if name, ok := doc.Timezone.text(docReporter, "timezone"); ok {
+			zone.loc, zone.err = loadZone(name)
+		} else {
+			zone.loc, zone.err = nil, "is not valid"
+		}
+	}
+	if !doc.Windows.set() {
+		return
+	}
+	items, ok := doc.Windows.list(docReporter, "windows")
+	if !ok {
+		return
+	}
+	for i, item := range items {
+		r := &entryReporter{problems: &res.Problems, file: ctx.file, lineOf: ctx.lineOf,
+			kind: KindWindow, entry: entryName(item.n), index: i + 1}
+		w, ok := validateWindow(r, ctx, item, zone)
+		if ok && !r.rejected {
+			res.Windows = append(res.Windows, w)
+			continue
+		}
+		if r.entry != "" {
+			res.Rejected = append(res.Rejected, EntryRef{Kind: KindWindow, Name: r.entry})
+		}
+	}
+}
+
+func validateWindow(r *entryReporter, ctx *docContext, item field, zone zoneField) (Window, bool) {
+	w := Window{Origin: Origin{File: ctx.file, Line: r.lineOf(item.line())}, Cooldown: DefaultCooldown}
+	var raw windowRaw
+	if !item.mapping(r, "", &raw) && raw == (windowRaw{}) {
+		return w, false
+	}
+	w.Name = requiredName(r, item, raw.Name, "name", "the window")
+	if len(w.Name) > MaxNameLength || strings.ContainsFunc(w.Name, func(c rune) bool { return c < ' ' || c == 0x7f }) {
+		r.add(raw.Name.line(), "name", "must be at most %d characters of printable text", MaxNameLength)
+	} else if w.Name != "" {
+		if first, dup := ctx.windowNames[w.Name]; dup {
+			r.add(raw.Name.line(), "name", "window %q is already defined on line %d; names are unique within a ConfigMap", w.Name, first)
+		} else {
+			ctx.windowNames[w.Name] = r.lineOf(raw.Name.line())
+		}
+	}
+
+	// Time zone: the entry's own, else the document's.
+	w.Location = zone.loc
+	if raw.Timezone.set() {
+		if name, ok := raw.Timezone.text(r, "timezone"); ok {
+			loc, msg := loadZone(name)
+			if msg != "" {
+				r.add(raw.Timezone.line(), "timezone", "%s", msg)
+			}
+			w.Location = loc
+		}
+	} else if zone.err != "" {
+		r.add(zone.line, "timezone", "the file's timezone %s", zone.err)
+	}
+
+	validateWhen(r, &w, raw)
+	validateDemand(r, &w, raw)
+
+	if !raw.Targets.set() {
+		r.add(item.line(), "targets", "is missing; list the targets as namespace/name, namespace/* or *")
+	} else if items, ok := raw.Targets.list(r, "targets"); ok {
+		for _, it := range items {
+			if s, ok := it.text(r, "targets"); ok {
+				if sel, msg := parseSelector(s); msg != "" {
+					r.add(it.line(), "targets", "%s", msg)
+				} else {
+					w.Targets = append(w.Targets, sel)
+				}
+			}
+		}
+	}
+	return w, true
+}
+
+// validateWhen checks start, end, duration and cron.
+func validateWhen(r *entryReporter, w *Window, raw windowRaw) {
+	switch {
+	case raw.Start.set() && raw.Cron.set():
+		r.add(raw.Cron.line(), "cron", "give start (a one-off window) or cron (a recurring one), not both")
+		return
+	case !raw.Start.set() && !raw.Cron.set():
+		r.add(raw.Name.line(), "start", "is missing; give start (a one-off window) or cron (a recurring one)")
+		return
+	}
+	if raw.Duration.set() {
+		w.Duration, _ = raw.Duration.duration(r, "duration", time.Minute, MaxWindowDuration)
+	}
+	if raw.Cron.set() {
+		if raw.End.set() {
+			r.add(raw.End.line(), "end", "a recurring window takes duration, not end")
+		} else if !raw.Duration.set() {
+			r.add(raw.Cron.line(), "duration", "is missing; say how long each occurrence lasts, e.g. 1h")
+		}
+		if spec, ok := raw.Cron.text(r, "cron"); ok {
+			if c, msg := parseCron(spec); msg != "" {
+				r.add(raw.Cron.line(), "cron", "%s", msg)
+			} else {
+				w.Cron = c
+			}
+		}
+		return
+	}
+	if s, ok := raw.Start.text(r, "start"); ok && w.Location != nil {
+		t, err := ParseTime(s, w.Location)
+		if err != nil {
+			r.add(raw.Start.line(), "start", "%v", err)
+		}
+		w.Start = t
+	}
+	switch {
+	case raw.End.set() && raw.Duration.set():
+		r.add(raw.End.line(), "end", "give duration or end, not both")
+	case raw.End.set():
+		e, ok := raw.End.text(r, "end")
+		if !ok || w.Location == nil {
+			return
+		}
+		end, err := ParseTime(e, w.Location)
+		switch {
+		case err != nil:
+			r.add(raw.End.line(), "end", "%v", err)
+		case w.Start.IsZero():
+		case !end.After(w.Start):
+			r.add(raw.End.line(), "end", "must be after start (%s)", w.Start.Format("2006-01-02 15:04 MST"))
+		case end.Sub(w.Start) > MaxWindowDuration:
+			r.add(raw.End.line(), "end", "is more than %s after start", formatDuration(MaxWindowDuration))
+		default:
+			w.Duration = end.Sub(w.Start)
+		}
+	case !raw.Duration.set():
+		r.add(raw.Start.line(), "duration", "is missing; give duration (e.g. 15m) or end")
+	}
+}
+
+// parseCron parses a 5-field cron expression, returning a reason when it is
+// not one.
+func parseCron(spec string) (*Cron, string) {
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, "put the time zone in the timezone field, not in the cron expression"
+	}
+	if strings.HasPrefix(spec, "@every") {
+		return nil, "@every is not tied to the clock; use a 5-field expression such as \"0 10 * * SUN\""
+	}
+	if !strings.HasPrefix(spec, "@") {
+		if n := len(strings.Fields(spec)); n != 5 {
+			return nil, strconv.Quote(spec) + " must have 5 fields (minute hour day-of-month month day-of-week), found " + strconv.Itoa(n)
+		}
+	}
+	sched, err := cronParser.Parse(spec)
+	if err != nil {
+		return nil, strconv.Quote(spec) + " is not a valid cron expression: " + err.Error()
+	}
+	s, ok := sched.(*cron.SpecSchedule)
+	if !ok {
+		return nil, strconv.Quote(spec) + " is not a 5-field cron expression"
+	}
+	// A schedule such as "0 0 30 2 *" (30 February) never fires.
+	probe := *s
+	probe.Location = time.UTC
+	if probe.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return nil, strconv.Quote(spec) + " never happens (check the day and month)"
+	}
+	return &Cron{Spec: spec, Schedule: s}, ""
+}
+
+// validateDemand checks expect, replicas, quiet and cooldown.
+func validateDemand(r *entryReporter, w *Window, raw windowRaw) {
+	if raw.Quiet.set() {
+		w.Quiet, _ = raw.Quiet.boolean(r, "quiet")
+	}
+	switch {
+	case raw.Expect.set() && raw.Replicas.set():
+		r.add(raw.Replicas.line(), "replicas", "give expect or replicas, not both")
+	case w.Quiet && raw.Expect.set():
+		r.add(raw.Expect.line(), "expect", "a quiet window caps replicas; give replicas instead of expect")
+	case raw.Expect.set():
+		if s, ok := raw.Expect.text(r, "expect"); ok {
+			d, msg := parseExpect(s)
+			if msg != "" {
+				r.add(raw.Expect.line(), "expect", "%s", msg)
+			}
+			w.Demand = d
+		}
+	case raw.Replicas.set():
+		v, _ := raw.Replicas.integer(r, "replicas", 0, MaxReplicasLimit)
+		w.Demand = Demand{Kind: DemandReplicas, Value: float64(v)}
+	case w.Quiet:
+		r.add(raw.Name.line(), "replicas", "is missing; a quiet window needs the most replicas allowed, e.g. replicas: 0")
+	default:
+		r.add(raw.Name.line(), "expect", "is missing; give expect (e.g. 5x or 12000) or replicas")
+	}
+	if raw.Cooldown.set() {
+		if w.Quiet {
+			r.add(raw.Cooldown.line(), "cooldown", "a quiet window has no cooldown; remove it")
+		} else {
+			w.Cooldown, _ = raw.Cooldown.duration(r, "cooldown", 0, MaxCooldown)
+		}
+	}
+}
+
+// parseExpect reads "5x" (a multiplier of the baseline) or "12000" (a load).
+func parseExpect(s string) (Demand, string) {
+	if num, ok := strings.CutSuffix(strings.ToLower(s), "x"); ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		switch {
+		case err != nil || v != v:
+			return Demand{}, strconv.Quote(s) + " is not a multiplier; write it like 5x or 1.5x"
+		case v < 1:
+			return Demand{}, strconv.Quote(s) + " would not raise capacity; a multiplier must be at least 1x (use a quiet window to lower it)"
+		case v > MaxMultiplier:
+			return Demand{}, strconv.Quote(s) + " is more than " + strconv.Itoa(MaxMultiplier) + "x; check for a typo"
+		}
+		return Demand{Kind: DemandMultiplier, Value: v}, ""
+	}
+	v, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+	switch {
+	case err != nil || v != v || v > 1e15:
+		return Demand{}, strconv.Quote(s) + " must be a multiplier like 5x or a load like 12000"
+	case v <= 0:
+		return Demand{}, "a load must be greater than 0, got " + s
+	}
+	return Demand{Kind: DemandLoad, Value: v}, ""
+}
+
+// parseSelector reads namespace/name, namespace/* or *.
+func parseSelector(s string) (TargetSelector, string) {
+	if s == "*" {
+		return TargetSelector{}, ""
+	}
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || strings.Contains(name, "/") {
+		return TargetSelector{}, strconv.Quote(s) + " must be namespace/name, namespace/* or *"
+	}
+	if !isDNSLabel(ns) {
+		return TargetSelector{}, strconv.Quote(s) + ": " + strconv.Quote(ns) + " is not a valid namespace"
+	}
+	if name == "*" {
+		return TargetSelector{Namespace: ns}, ""
+	}
+	if !isDNSLabel(name) {
+		return TargetSelector{}, strconv.Quote(s) + ": " + strconv.Quote(name) + " is not a valid target name"
+	}
+	return TargetSelector{Namespace: ns, Name: name}, ""
+}

@@ -1,0 +1,249 @@
+package policies
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/primetime-dev/primetime/policies/config"
+)
+
+// Step-down after a window: the floor falls one step every StepInterval,
+// each step removing more than StepFraction of the previous floor, so that
+// the HPA's 10% tolerance never swallows a step.
+const (
+	// StepInterval is the time between two steps of a step-down.
+	StepInterval = time.Minute
+	// StepFraction is the smallest drop of one step, relative to the floor
+	// before it. The HPA ignores changes of 10% or less.
+	StepFraction = 0.15
+	// MaxSteps bounds the steps of one step-down; when more would be
+	// needed, the first step drops further.
+	MaxSteps = 64
+	// MaxStepDownSpan is the longest a step-down can last.
+	MaxStepDownSpan = MaxSteps * StepInterval
+)
+
+// Phase says where an occurrence is in its life, seen from one instant.
+type Phase string
+
+// The phases of a window occurrence.
+const (
+	PhaseLead     Phase = "lead"      // before start: capacity is being put in place
+	PhaseActive   Phase = "active"    // between start and end
+	PhaseCooldown Phase = "cooldown"  // after end, floor still held
+	PhaseStepDown Phase = "step-down" // floor falling in steps
+	PhaseQuiet    Phase = "quiet"     // a quiet window's cap is in force
+)
+
+// Baseline returns the baseline load of an occurrence ("Nx" windows multiply
+// it): the forecast at the window's start when the target has history, else
+// the load observed just before the floor started. It reports false when
+// neither is known.
+type Baseline func(o Occurrence, floorStart time.Time) (float64, bool)
+
+// ConstantBaseline is a Baseline that always returns load.
+func ConstantBaseline(load float64) Baseline {
+	return func(Occurrence, time.Time) (float64, bool) { return load, true }
+}
+
+// Effect is what one window occurrence does to a target at one instant.
+type Effect struct {
+	Occurrence Occurrence
+	Phase      Phase
+	// Replicas is the floor, or the cap for a quiet window. Absent when the
+	// floor cannot be computed (an "Nx" window with no baseline yet).
+	Replicas Opt[int32]
+	// Peak is the floor held from lead to cooldown, before any step-down.
+	Peak Opt[int32]
+	// Load is the load behind the floor: the expected load while the floor
+	// is held, the floor's capacity during the step-down.
+	Load Opt[float64]
+	// Note explains an absent floor.
+	Note string
+}
+
+// Schedule is the combined effect of a target's windows at one instant.
+type Schedule struct {
+	// Floor is the highest floor of the floor windows in force.
+	Floor Opt[int32]
+	// FloorBy is the index in Effects of the window that set Floor.
+	FloorBy int
+	// Cap is the lowest cap of the quiet windows in force.
+	Cap Opt[int32]
+	// CapBy is the index in Effects of the window that set Cap.
+	CapBy int
+	// Load is the scheduled load: the load behind Floor.
+	Load Opt[float64]
+	// Effects lists every occurrence in force, in start order.
+	Effects []Effect
+}
+
+// FloorWindow returns the effect that set the floor.
+func (s *Schedule) FloorWindow() (Effect, bool) {
+	if !s.Floor.OK {
+		return Effect{}, false
+	}
+	return s.Effects[s.FloorBy], true
+}
+
+// CapWindow returns the effect that set the cap.
+func (s *Schedule) CapWindow() (Effect, bool) {
+	if !s.Cap.OK {
+		return Effect{}, false
+	}
+	return s.Effects[s.CapBy], true
+}
+
+// Evaluate computes the floor and cap that the occurrences put on target t
+// at instant now. Overlapping floors take the highest; overlapping caps the
+// lowest. Occurrences that do not select t must not be passed.
+func Evaluate(t *config.Target, occs []Occurrence, now time.Time, baseline Baseline) Schedule {
+	var s Schedule
+	for _, o := range occs {
+		e, ok := effectAt(t, o, now, baseline)
+		if !ok {
+			continue
+		}
+		s.Effects = append(s.Effects, e)
+		idx := len(s.Effects) - 1
+		if !e.Replicas.OK {
+			continue
+		}
+		if e.Phase == PhaseQuiet {
+			if !s.Cap.OK || e.Replicas.V < s.Cap.V {
+				s.Cap, s.CapBy = e.Replicas, idx
+			}
+			continue
+		}
+		if !s.Floor.OK || e.Replicas.V > s.Floor.V {
+			s.Floor, s.FloorBy, s.Load = e.Replicas, idx, e.Load
+		}
+	}
+	return s
+}
+
+// effectAt returns the effect of one occurrence at now, if it is in force.
+func effectAt(t *config.Target, o Occurrence, now time.Time, baseline Baseline) (Effect, bool) {
+	w := o.Window
+	e := Effect{Occurrence: o}
+	if w.Quiet {
+		// The cap lifts leadTime before the end, so that capacity is back
+		// in place when normal traffic returns.
+		if now.Before(o.Start) || !now.Before(o.End.Add(-t.LeadTime)) {
+			return e, false
+		}
+		e.Phase = PhaseQuiet
+		e.Replicas = Some(int32(w.Demand.Value))
+		e.Peak = e.Replicas
+		return e, true
+	}
+	floorStart := o.Start.Add(-t.LeadTime)
+	holdEnd := o.End.Add(w.Cooldown)
+	if now.Before(floorStart) {
+		return e, false
+	}
+	switch {
+	case now.Before(o.Start):
+		e.Phase = PhaseLead
+	case now.Before(o.End):
+		e.Phase = PhaseActive
+	case now.Before(holdEnd):
+		e.Phase = PhaseCooldown
+	default:
+		e.Phase = PhaseStepDown
+	}
+	base, haveBase := baseline(o, floorStart)
+	if haveBase && (base < 0 || math.IsNaN(base) || math.IsInf(base, 0)) {
+		haveBase = false
+	}
+	var load float64
+	switch w.Demand.Kind {
+	case config.DemandMultiplier:
+		if !haveBase {
+			if e.Phase == PhaseStepDown {
+				return e, false
+			}
+			e.Note = fmt.Sprintf("%s needs a baseline load, and none is known yet", w.Demand)
+			return e, true
+		}
+		load = w.Demand.Value * base
+	case config.DemandLoad:
+		load = w.Demand.Value
+	case config.DemandReplicas:
+		load = w.Demand.Value * t.CapacityPerReplica
+	}
+	peak := clampReplicas(ReplicasFor(load, t.CapacityPerReplica), t)
+	if w.Demand.Kind == config.DemandReplicas {
+		peak = clampReplicas(int32(w.Demand.Value), t)
+	}
+	e.Peak = Some(peak)
+	if e.Phase != PhaseStepDown {
+		e.Replicas, e.Load = e.Peak, Some(load)
+		return e, true
+	}
+	rest := t.MinReplicas
+	if haveBase {
+		rest = clampReplicas(ReplicasFor(base, t.CapacityPerReplica), t)
+	}
+	step := int(now.Sub(holdEnd)/StepInterval) + 1
+	v, ok := StepDown(peak, rest, step)
+	if !ok {
+		return e, false
+	}
+	e.Replicas = Some(v)
+	e.Load = Some(float64(v) * t.CapacityPerReplica)
+	return e, true
+}
+
+// StepDown returns the floor at the given step (1 is the first) of a
+// step-down from peak to rest, and false once the step-down is over. Every
+// step drops the floor by more than StepFraction of its previous value, and
+// the last step lands exactly on rest. When peak is within 10% of rest the
+// step-down is a single step straight to rest.
+func StepDown(peak, rest int32, step int) (int32, bool) {
+	if step < 1 || peak <= rest {
+		return 0, false
+	}
+	// Build the levels upward from rest: each is the smallest value that
+	// the next lower one is at most (1-StepFraction) of.
+	var levels [MaxSteps]int32
+	n := 0
+	for v := rest; n < MaxSteps; n++ {
+		levels[n] = v
+		next := int32(math.Ceil(float64(v) / (1 - StepFraction)))
+		if next <= v {
+			next = v + 1
+		}
+		// Stop below the first level the peak cannot drop to by more than 10%.
+		if float64(next) >= 0.9*float64(peak) {
+			n++
+			break
+		}
+		v = next
+	}
+	// levels[n-1] is the first level below peak; steps walk down to levels[0].
+	if step > n {
+		return 0, false
+	}
+	return levels[n-step], true
+}
+
+// ReplicasFor is target tracking: the replicas that serve load at capacity
+// per replica, rounded up. A tiny tolerance keeps float noise (300.0000001)
+// from adding a replica.
+func ReplicasFor(load, capacity float64) int32 {
+	if load <= 0 || capacity <= 0 || math.IsNaN(load) {
+		return 0
+	}
+	r := load / capacity
+	r = math.Ceil(r - 1e-9*math.Max(1, r))
+	if r > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(r)
+}
+
+func clampReplicas(v int32, t *config.Target) int32 {
+	return min(max(v, t.MinReplicas), t.MaxReplicas)
+}
