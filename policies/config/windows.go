@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -227,7 +228,7 @@ func parseCron(spec string) (*Cron, string) {
 	}
 	sched, err := cronParser.Parse(spec)
 	if err != nil {
-		return nil, strconv.Quote(spec) + " is not a valid cron expression: " + err.Error()
+		return nil, strconv.Quote(spec) + " is not a valid cron expression: " + cronReason(err)
 	}
 	s, ok := sched.(*cron.SpecSchedule)
 	if !ok {
@@ -240,6 +241,28 @@ func parseCron(spec string) (*Cron, string) {
 		return nil, strconv.Quote(spec) + " never happens (check the day and month)"
 	}
 	return &Cron{Spec: spec, Schedule: s}, ""
+}
+
+var (
+	cronTokenRE = regexp.MustCompile(`failed to parse int from ([^:]+):`)
+	cronRangeRE = regexp.MustCompile(`\((\d+)\) (above maximum|below minimum) \((\d+)\)`)
+)
+
+// cronReason turns the cron library's error into words for the window's
+// author.
+func cronReason(err error) string {
+	msg := err.Error()
+	if m := cronTokenRE.FindStringSubmatch(msg); m != nil {
+		return strconv.Quote(m[1]) + " is not understood; write minute hour day-of-month month day-of-week, with days as SUN-SAT or 0-6 and months as JAN-DEC or 1-12"
+	}
+	if m := cronRangeRE.FindStringSubmatch(msg); m != nil {
+		word := "largest"
+		if m[2] == "below minimum" {
+			word = "smallest"
+		}
+		return m[1] + " is out of range; the " + word + " value allowed there is " + m[3]
+	}
+	return msg
 }
 
 // validateDemand checks expect, replicas, quiet and cooldown.

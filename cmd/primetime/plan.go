@@ -1,0 +1,350 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/primetime-dev/primetime/policies"
+	"github.com/primetime-dev/primetime/policies/config"
+)
+
+type planOptions struct {
+	targets, windows []string
+	from, to         string
+	baseline         string
+	output           string
+	timezone         string
+	steps            bool
+}
+
+func newPlanCommand() *cobra.Command {
+	var o planOptions
+	cmd := &cobra.Command{
+		Use:   "plan --targets FILE --windows FILE [--from T] [--to T] [--baseline LOAD]",
+		Short: "Show the floors and caps the windows put on each target over time",
+		Long: `plan prints, for each target, every stretch of time during which windows
+raise its replicas (from the start of pre-scaling to the end of the step-down)
+or cap them (quiet windows), with the peak floor.
+
+"Nx" windows multiply a baseline load: give it with --baseline, either as one
+number or as a CSV file of timestamp,load rows (the load just before each floor
+starts is used). Times (--from, --to) are RFC 3339 or "2006-01-02 15:04" in
+--timezone.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.targets, "targets", nil, "targets file or ConfigMap manifest (repeatable)")
+	f.StringArrayVar(&o.windows, "windows", nil, "windows file or ConfigMap manifest (repeatable)")
+	f.StringVar(&o.from, "from", "", "start of the plan (default: now)")
+	f.StringVar(&o.to, "to", "", "end of the plan (default: 7 days after --from)")
+	f.StringVar(&o.baseline, "baseline", "", "baseline load for Nx windows: a number, or a CSV file of timestamp,load")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	f.StringVar(&o.timezone, "timezone", "", "time zone for --from/--to and the output (default: each window's own)")
+	f.BoolVar(&o.steps, "steps", false, "list every step of each floor in the table")
+	_ = cmd.MarkFlagRequired("targets")
+	_ = cmd.MarkFlagRequired("windows")
+	return cmd
+}
+
+func runPlan(cmd *cobra.Command, o planOptions) error {
+	if o.output != "table" && o.output != "json" {
+		return fmt.Errorf("--output must be table or json, got %q", o.output)
+	}
+	display := (*time.Location)(nil)
+	inputZone := time.UTC
+	if o.timezone != "" {
+		loc, err := time.LoadLocation(o.timezone)
+		if err != nil {
+			return fmt.Errorf("--timezone: %v", err)
+		}
+		display, inputZone = loc, loc
+	}
+	from := time.Now().Truncate(time.Minute)
+	if o.from != "" {
+		t, err := config.ParseTime(o.from, inputZone)
+		if err != nil {
+			return fmt.Errorf("--from: %v", err)
+		}
+		from = t
+	}
+	to := from.Add(7 * 24 * time.Hour)
+	if o.to != "" {
+		t, err := config.ParseTime(o.to, inputZone)
+		if err != nil {
+			return fmt.Errorf("--to: %v", err)
+		}
+		to = t
+	}
+	if !to.After(from) {
+		return errors.New("--to must be after --from")
+	}
+	baseline, err := parseBaseline(o.baseline)
+	if err != nil {
+		return fmt.Errorf("--baseline: %v", err)
+	}
+
+	all := &config.Result{}
+	for _, f := range append(append([]string{}, o.targets...), o.windows...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		all.Merge(config.ParseFile(f, data))
+	}
+	problems := all.Problems.Errors()
+	for _, p := range problems {
+		fmt.Fprintln(cmd.ErrOrStderr(), p.Error())
+	}
+	advice := config.CrossCheck(all.Targets, all.Windows)
+
+	plans := policies.Plan(all.Targets, policies.NewCalendar(all.Windows), from, to, baseline)
+	out := cmd.OutOrStdout()
+	if o.output == "json" {
+		err = writePlanJSON(out, plans, from, to, display, advice)
+	} else {
+		err = writePlanTable(out, plans, from, to, display, o.steps, o.baseline != "")
+		for _, p := range advice {
+			fmt.Fprintf(out, "note: %s\n", strings.TrimPrefix(p.Error(), p.File+":"+strconv.Itoa(p.Line)+": warning: "))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// parseBaseline reads --baseline: a number, or a CSV file of timestamp,load
+// rows (RFC 3339 or Unix seconds; a header row is skipped).
+func parseBaseline(v string) (policies.Baseline, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if n < 0 {
+			return nil, fmt.Errorf("must not be negative, got %s", v)
+		}
+		return policies.ConstantBaseline(n), nil
+	}
+	f, err := os.Open(v)
+	if err != nil {
+		return nil, fmt.Errorf("%q is neither a number nor a readable CSV file: %v", v, err)
+	}
+	defer f.Close()
+	series, err := readLoadCSV(f, v)
+	if err != nil {
+		return nil, err
+	}
+	return policies.BaselineFromSeries(series), nil
+}
+
+// readLoadCSV reads timestamp,load rows into a series sorted by time.
+func readLoadCSV(r io.Reader, name string) (policies.Series, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.Comment = '#'
+	var s policies.Series
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		if len(rec) < 2 {
+			return nil, fmt.Errorf("%s:%d: want timestamp,load", name, line)
+		}
+		ts, tsErr := parseTimestamp(strings.TrimSpace(rec[0]))
+		v, vErr := strconv.ParseFloat(strings.TrimSpace(rec[1]), 64)
+		if line == 1 && (tsErr != nil || vErr != nil) {
+			continue // header
+		}
+		if tsErr != nil {
+			return nil, fmt.Errorf("%s:%d: timestamp: %v", name, line, tsErr)
+		}
+		if vErr != nil || v < 0 {
+			return nil, fmt.Errorf("%s:%d: load: want a number >= 0, got %q", name, line, rec[1])
+		}
+		if n := len(s); n > 0 && !ts.After(s[n-1].T) {
+			return nil, fmt.Errorf("%s:%d: timestamps must increase", name, line)
+		}
+		s = append(s, policies.Sample{T: ts, V: v})
+	}
+	if len(s) == 0 {
+		return nil, fmt.Errorf("%s: no rows", name)
+	}
+	return s, nil
+}
+
+func parseTimestamp(s string) (time.Time, error) {
+	if sec, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Unix(0, int64(sec*1e9)).UTC(), nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+func zoneOf(e policies.Episode, display *time.Location) *time.Location {
+	switch {
+	case display != nil:
+		return display
+	case e.Location != nil:
+		return e.Location
+	}
+	return time.UTC
+}
+
+const timeLayout = "2006-01-02 15:04 MST"
+
+func formatSpan(a, b time.Time) string {
+	if a.Year() == b.Year() && a.YearDay() == b.YearDay() {
+		return a.Format(timeLayout) + " - " + b.Format("15:04")
+	}
+	return a.Format(timeLayout) + " - " + b.Format(timeLayout)
+}
+
+func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time, display *time.Location, steps, haveBaseline bool) error {
+	for i, p := range plans {
+		t := p.Target
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s (%s/%s, mode %s, %d-%d replicas, %g load per replica, lead %s)\n",
+			t.Key(), t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name, t.Mode, t.MinReplicas, t.MaxReplicas, t.CapacityPerReplica, formatDur(t.LeadTime))
+		if len(p.Episodes) == 0 {
+			fmt.Fprintf(w, "  no window between %s and %s\n", from.UTC().Format(timeLayout), to.UTC().Format(timeLayout))
+			continue
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  WINDOWS\tKIND\tFROM\tWINDOW\tREPLICAS\tUNTIL")
+		for _, e := range p.Episodes {
+			loc := zoneOf(e, display)
+			kind, replicas := "pre-scale", "?"
+			if e.Kind == policies.EpisodeCap {
+				kind = "quiet cap"
+			}
+			if e.Peak.OK {
+				replicas = strconv.Itoa(int(e.Peak.V))
+			} else if !haveBaseline {
+				replicas = "? (needs --baseline)"
+			}
+			until := "after the end of the plan"
+			if !e.End.IsZero() {
+				until = e.End.In(loc).Format(timeLayout)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", strings.Join(e.Windows, ", "), kind,
+				e.Start.In(loc).Format(timeLayout), formatSpan(e.WindowStart.In(loc), e.WindowEnd.In(loc)), replicas, until)
+			if steps {
+				for _, s := range e.Steps {
+					fmt.Fprintf(tw, "  \t\t%s\t\t%s\t\n", s.At.In(loc).Format(timeLayout), s.Replicas)
+				}
+			}
+			for _, n := range e.Notes {
+				fmt.Fprintf(tw, "  \t\tnote: %s\t\t\t\n", n)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func formatDur(d time.Duration) string {
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	if s == "" {
+		return "0s"
+	}
+	return s
+}
+
+// The JSON form of a plan, for machines.
+type (
+	planJSON struct {
+		From     time.Time        `json:"from"`
+		To       time.Time        `json:"to"`
+		Targets  []targetPlanJSON `json:"targets"`
+		Warnings []string         `json:"warnings"`
+	}
+	targetPlanJSON struct {
+		Target             string        `json:"target"`
+		Kind               string        `json:"kind"`
+		Name               string        `json:"name"`
+		Mode               config.Mode   `json:"mode"`
+		MinReplicas        int32         `json:"minReplicas"`
+		MaxReplicas        int32         `json:"maxReplicas"`
+		CapacityPerReplica float64       `json:"capacityPerReplica"`
+		LeadTimeSeconds    float64       `json:"leadTimeSeconds"`
+		Episodes           []episodeJSON `json:"episodes"`
+	}
+	episodeJSON struct {
+		Kind        policies.EpisodeKind `json:"kind"`
+		Windows     []string             `json:"windows"`
+		Start       time.Time            `json:"start"`
+		WindowStart time.Time            `json:"windowStart"`
+		WindowEnd   time.Time            `json:"windowEnd"`
+		Replicas    *int32               `json:"replicas"`
+		End         *time.Time           `json:"end"`
+		Steps       []stepJSON           `json:"steps"`
+		Notes       []string             `json:"notes,omitempty"`
+	}
+	stepJSON struct {
+		At       time.Time `json:"at"`
+		Replicas *int32    `json:"replicas"`
+	}
+)
+
+func optPtr(o policies.Opt[int32]) *int32 {
+	if !o.OK {
+		return nil
+	}
+	v := o.V
+	return &v
+}
+
+func writePlanJSON(w io.Writer, plans []policies.TargetPlan, from, to time.Time, display *time.Location, advice config.Problems) error {
+	doc := planJSON{From: from, To: to, Targets: []targetPlanJSON{}, Warnings: []string{}}
+	for _, p := range plans {
+		t := p.Target
+		tp := targetPlanJSON{Target: t.Key().String(), Kind: t.ScaleTargetRef.Kind, Name: t.ScaleTargetRef.Name, Mode: t.Mode,
+			MinReplicas: t.MinReplicas, MaxReplicas: t.MaxReplicas, CapacityPerReplica: t.CapacityPerReplica,
+			LeadTimeSeconds: t.LeadTime.Seconds(), Episodes: []episodeJSON{}}
+		for _, e := range p.Episodes {
+			loc := zoneOf(e, display)
+			ej := episodeJSON{Kind: e.Kind, Windows: e.Windows, Start: e.Start.In(loc), WindowStart: e.WindowStart.In(loc),
+				WindowEnd: e.WindowEnd.In(loc), Replicas: optPtr(e.Peak), Notes: e.Notes}
+			if !e.End.IsZero() {
+				end := e.End.In(loc)
+				ej.End = &end
+			}
+			for _, s := range e.Steps {
+				ej.Steps = append(ej.Steps, stepJSON{At: s.At.In(loc), Replicas: optPtr(s.Replicas)})
+			}
+			tp.Episodes = append(tp.Episodes, ej)
+		}
+		doc.Targets = append(doc.Targets, tp)
+	}
+	for _, p := range advice {
+		doc.Warnings = append(doc.Warnings, p.Error())
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
