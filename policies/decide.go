@@ -64,18 +64,14 @@ type Decision struct {
 	// then nothing is published and the HPA holds its replicas.
 	Desired Opt[int32]
 	// By is the policy that set Desired.
-	By Policy
-	// Reason explains the decision in one sentence.
-	Reason string
-	Load   Loads
+	By   Policy
+	Load Loads
 	// Proposals, before bounds and caps.
 	Tracking Opt[int32]
 	Forecast Opt[int32]
-	Floor    Opt[int32]
-	Cap      Opt[int32]
 	Current  Opt[int32]
-	// Windows lists the window occurrences in force.
-	Windows []Effect
+	// Schedule holds the windows in force, their floor and their cap.
+	Schedule Schedule
 }
 
 // Decide combines the policies the way the HPA combines metrics: the
@@ -85,12 +81,10 @@ type Decision struct {
 func Decide(in Input) Decision {
 	t := in.Target
 	d := Decision{
-		Target:  t.Key(),
-		At:      in.Now,
-		Current: in.Current,
-		Floor:   in.Schedule.Floor,
-		Cap:     in.Schedule.Cap,
-		Windows: in.Schedule.Effects,
+		Target:   t.Key(),
+		At:       in.Now,
+		Current:  in.Current,
+		Schedule: in.Schedule,
 		Load: Loads{
 			Observed:  in.Observed,
 			Forecast:  in.Forecast,
@@ -120,7 +114,6 @@ func Decide(in Input) Decision {
 	}
 	if !best.OK {
 		d.By = PolicyNoData
-		d.Reason = "no-data: no load data and no window floor, so nothing is published and the HPA holds its replicas"
 		return d
 	}
 	v := best.V
@@ -141,7 +134,6 @@ func Decide(in Input) Decision {
 		}
 	}
 	d.Desired = Some(v)
-	d.Reason = d.explain(&in.Schedule)
 	return d
 }
 
@@ -155,8 +147,13 @@ func maxOpt(a, b Opt[float64]) Opt[float64] {
 	return Some(math.Max(a.V, b.V))
 }
 
-// explain writes the decision as one sentence.
-func (d *Decision) explain(s *Schedule) string {
+// Reason explains the decision in one sentence. It is built on demand (for
+// a log line, an Event or a plan), not in every cycle.
+func (d *Decision) Reason() string {
+	if !d.Desired.OK {
+		return "no-data: no load data and no window floor, so nothing is published and the HPA holds its replicas"
+	}
+	s := &d.Schedule
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d replicas by %s", d.Desired.V, d.By)
 	switch d.By {

@@ -52,13 +52,13 @@ func TestDecide(t *testing.T) {
 			tc.in.Target, tc.in.Now = web, now
 			d := Decide(tc.in)
 			if d.Desired != tc.want || d.By != tc.by {
-				t.Fatalf("got %v by %s, want %v by %s (%s)", d.Desired, d.By, tc.want, tc.by, d.Reason)
+				t.Fatalf("got %v by %s, want %v by %s (%s)", d.Desired, d.By, tc.want, tc.by, d.Reason())
 			}
 			if d.Load.Effective != tc.effLoad {
 				t.Errorf("effective load %v, want %v", d.Load.Effective, tc.effLoad)
 			}
-			if !strings.Contains(d.Reason, string(tc.by)) {
-				t.Errorf("reason %q does not name %s", d.Reason, tc.by)
+			if !strings.Contains(d.Reason(), string(tc.by)) {
+				t.Errorf("reason %q does not name %s", d.Reason(), tc.by)
 			}
 		})
 	}
@@ -70,8 +70,8 @@ func TestDecisionExplainsTheWinningWindow(t *testing.T) {
 	now := at(t, paris, "2026-11-25 20:40")
 	d := Decide(Input{Target: web, Now: now, Observed: Some(1000.0), Schedule: floorAt(web, ws, now, 1000)})
 	want := `100 replicas by window; window "tf1-prime-spot" (lead) floor 100; tracking alone: 20 (load 1000)`
-	if d.Reason != want {
-		t.Errorf("reason:\n got %s\nwant %s", d.Reason, want)
+	if d.Reason() != want {
+		t.Errorf("reason:\n got %s\nwant %s", d.Reason(), want)
 	}
 }
 

@@ -100,6 +100,9 @@ func (s *Schedule) CapWindow() (Effect, bool) {
 // lowest. Occurrences that do not select t must not be passed.
 func Evaluate(t *config.Target, occs []Occurrence, now time.Time, baseline Baseline) Schedule {
 	var s Schedule
+	if len(occs) > 0 {
+		s.Effects = make([]Effect, 0, len(occs))
+	}
 	for _, o := range occs {
 		e, ok := effectAt(t, o, now, baseline)
 		if !ok {
