@@ -56,9 +56,21 @@ func checkResult(t *testing.T, res *Result) {
 	}
 }
 
-func FuzzParseWindows(f *testing.F) {
+// fuzzParse seeds f with the testdata files and extra, then checks every
+// input both as a file and as a ConfigMap value under key.
+func fuzzParse(f *testing.F, key string, extra []string) {
 	seedFiles(f)
-	for _, s := range []string{
+	for _, s := range extra {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkResult(t, ParseFile("fuzz.yaml", data))
+		checkResult(t, ParseConfigMapData("ns", "cm", map[string]string{key: string(data)}))
+	})
+}
+
+func FuzzParseWindows(f *testing.F) {
+	fuzzParse(f, "w.yaml", []string{
 		"windows:\n  - {name: a, cron: '0 10 * * SUN', duration: 1h, expect: 2x, targets: ['*']}\n",
 		"timezone: America/New_York\nwindows:\n  - {name: a, start: '2026-03-08 02:30', end: '2026-03-08 03:30', replicas: 3, targets: [a/*]}\n",
 		"windows:\n  - &x {name: a, start: '2026-11-25 20:45', duration: 15m, expect: 5x, targets: [a/b]}\n  - *x\n",
@@ -66,28 +78,15 @@ func FuzzParseWindows(f *testing.F) {
 		"kind: ConfigMap\ndata:\n  w.yaml: |\n    windows: [{name: x}]\n",
 		"windows: [",
 		"---\n---\nwindows: ~\n",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		checkResult(t, ParseFile("fuzz.yaml", data))
-		checkResult(t, ParseConfigMapData("ns", "cm", map[string]string{"w.yaml": string(data)}))
 	})
 }
 
 func FuzzParseTargets(f *testing.F) {
-	seedFiles(f)
-	for _, s := range []string{
+	fuzzParse(f, "t.yaml", []string{
 		"targets:\n  - {name: web, namespace: shop, scaleTargetRef: {kind: Deployment, name: web}, load: {prometheus: 'sum(x)'}, capacityPerReplica: 50, maxReplicas: 10}\n",
 		"targets:\n  - {name: web, namespace: shop, scaleTargetRef: {kind: Rollout, apiVersion: argoproj.io/v1alpha1, name: web}, load: {scrape: {selector: 'app in (a,b)', port: 9090, counter: c_total}}, capacityPerReplica: 0.5, minReplicas: 0, maxReplicas: 1, mode: scale}\n",
 		"targets:\n  - {name: web, namespace: shop, scaleTargetRef: {kind: Deployment, name: web}, load: {datadog: 'sum:a{b:c,d:e}.as_rate()'}, capacityPerReplica: 1e3, maxReplicas: 10, forecast: {seasonality: 7d}}\n",
 		"targets:\n  - name: web\n    load: {prometheus: 'x', datadog: 'y'}\n    load: {}\n",
 		"targets: {}\n",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		checkResult(t, ParseFile("fuzz.yaml", data))
-		checkResult(t, ParseConfigMapData("ns", "cm", map[string]string{"t.yaml": string(data)}))
 	})
 }
