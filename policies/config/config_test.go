@@ -273,6 +273,8 @@ func TestBadTargets(t *testing.T) {
 		{"scrape port out of range", replace("{prometheus: 'sum(rate(x[1m]))'}", "{scrape: {selector: app=web, port: 70000, counter: c_total}}"), "load.scrape.port", "between 1 and 65535"},
 		{"scrape bad path", replace("{prometheus: 'sum(rate(x[1m]))'}", "{scrape: {selector: app=web, port: 9090, path: metrics, counter: c_total}}"), "load.scrape.path", "starting with /"},
 		{"scrape bad counter", replace("{prometheus: 'sum(rate(x[1m]))'}", "{scrape: {selector: app=web, port: 9090, counter: 'http-requests'}}"), "load.scrape.counter", "not a Prometheus metric name"},
+		{"kubernetes without selector", replace("{prometheus: 'sum(rate(x[1m]))'}", "{kubernetes: {resource: cpu}}"), "load.kubernetes.selector", "is missing"},
+		{"kubernetes memory", replace("{prometheus: 'sum(rate(x[1m]))'}", "{kubernetes: {selector: app=web, resource: memory}}"), "load.kubernetes.resource", "only cpu"},
 		{"missing capacity", withoutLine("capacityPerReplica"), "capacityPerReplica", "is missing"},
 		{"zero capacity", replace("capacityPerReplica: 50", "capacityPerReplica: 0"), "capacityPerReplica", "greater than 0"},
 		{"capacity words", replace("capacityPerReplica: 50", "capacityPerReplica: fifty"), "capacityPerReplica", "must be a number"},

@@ -45,7 +45,7 @@ func checkResult(t *testing.T, res *Result) {
 			t.Fatalf("accepted an incomplete target: %+v", tg)
 		}
 		n := 0
-		for _, set := range []bool{tg.Load.Prometheus != "", tg.Load.Datadog != "", tg.Load.Scrape != nil} {
+		for _, set := range []bool{tg.Load.Prometheus != "", tg.Load.Datadog != "", tg.Load.Scrape != nil, tg.Load.Kubernetes != nil} {
 			if set {
 				n++
 			}

@@ -42,6 +42,12 @@ type loadRaw struct {
 	Prometheus field `yaml:"prometheus"`
 	Datadog    field `yaml:"datadog"`
 	Scrape     field `yaml:"scrape"`
+	Kubernetes field `yaml:"kubernetes"`
+}
+
+type kubernetesRaw struct {
+	Selector field `yaml:"selector"`
+	Resource field `yaml:"resource"`
 }
 
 type scrapeRaw struct {
@@ -248,7 +254,7 @@ var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 func validateLoad(r *entryReporter, item, f field) LoadSpec {
 	var spec LoadSpec
 	if !f.set() {
-		r.add(item.line(), "load", "is missing; give one load source: prometheus, datadog or scrape")
+		r.add(item.line(), "load", "is missing; give one load source: prometheus, datadog, scrape or kubernetes")
 		return spec
 	}
 	var raw loadRaw
@@ -256,14 +262,14 @@ func validateLoad(r *entryReporter, item, f field) LoadSpec {
 		return spec
 	}
 	var given []string
-	for name, v := range map[string]field{"prometheus": raw.Prometheus, "datadog": raw.Datadog, "scrape": raw.Scrape} {
+	for name, v := range map[string]field{"prometheus": raw.Prometheus, "datadog": raw.Datadog, "scrape": raw.Scrape, "kubernetes": raw.Kubernetes} {
 		if v.set() {
 			given = append(given, name)
 		}
 	}
 	switch len(given) {
 	case 0:
-		r.add(f.line(), "load", "give one load source: prometheus, datadog or scrape")
+		r.add(f.line(), "load", "give one load source: prometheus, datadog, scrape or kubernetes")
 		return spec
 	case 1:
 	default:
@@ -286,10 +292,48 @@ func validateLoad(r *entryReporter, item, f field) LoadSpec {
 			}
 			spec.Datadog = q
 		}
+	case raw.Kubernetes.set():
+		spec.Kubernetes = validateKubernetes(r, raw.Kubernetes)
 	default:
 		spec.Scrape = validateScrape(r, raw.Scrape)
 	}
 	return spec
+}
+
+func validateKubernetes(r *entryReporter, f field) *KubernetesSpec {
+	s := &KubernetesSpec{Resource: "cpu"}
+	var raw kubernetesRaw
+	if !f.mapping(r, "load.kubernetes", &raw) && raw == (kubernetesRaw{}) {
+		return s
+	}
+	s.Selector = validateSelector(r, f, raw.Selector, "load.kubernetes.selector")
+	if raw.Resource.set() {
+		if v, ok := raw.Resource.text(r, "load.kubernetes.resource"); ok {
+			if v != "cpu" {
+				r.add(raw.Resource.line(), "load.kubernetes.resource", "only cpu is supported (the load is then in cores), got %q", v)
+			}
+			s.Resource = v
+		}
+	}
+	return s
+}
+
+// validateSelector reads a required, non-empty pod label selector.
+func validateSelector(r *entryReporter, parent, f field, path string) string {
+	if !f.set() {
+		r.add(parent.line(), path, "is missing; give the pods' labels, e.g. \"app=web\"")
+		return ""
+	}
+	sel, ok := f.text(r, path)
+	if !ok {
+		return ""
+	}
+	if parsed, err := labels.Parse(sel); err != nil {
+		r.add(f.line(), path, "%q is not a label selector: %v", sel, err)
+	} else if parsed.Empty() {
+		r.add(f.line(), path, "must select something, e.g. \"app=web\"")
+	}
+	return sel
 }
 
 func validateScrape(r *entryReporter, f field) *ScrapeSpec {
@@ -298,16 +342,7 @@ func validateScrape(r *entryReporter, f field) *ScrapeSpec {
 	if !f.mapping(r, "load.scrape", &raw) && raw == (scrapeRaw{}) {
 		return s
 	}
-	if !raw.Selector.set() {
-		r.add(f.line(), "load.scrape.selector", "is missing; give the pods' labels, e.g. \"app=web\"")
-	} else if sel, ok := raw.Selector.text(r, "load.scrape.selector"); ok {
-		if parsed, err := labels.Parse(sel); err != nil {
-			r.add(raw.Selector.line(), "load.scrape.selector", "%q is not a label selector: %v", sel, err)
-		} else if parsed.Empty() {
-			r.add(raw.Selector.line(), "load.scrape.selector", "must select something, e.g. \"app=web\"")
-		}
-		s.Selector = sel
-	}
+	s.Selector = validateSelector(r, f, raw.Selector, "load.scrape.selector")
 	if !raw.Port.set() {
 		r.add(f.line(), "load.scrape.port", "is missing; give the pods' metrics port")
 	} else if p, ok := raw.Port.integer(r, "load.scrape.port", 1, 65535); ok {

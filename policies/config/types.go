@@ -66,6 +66,7 @@ const (
 	SourcePrometheus SourceKind = "prometheus"
 	SourceDatadog    SourceKind = "datadog"
 	SourceScrape     SourceKind = "scrape"
+	SourceKubernetes SourceKind = "kubernetes"
 )
 
 // ScrapeSpec reads a counter straight from the target's pods.
@@ -80,6 +81,15 @@ type ScrapeSpec struct {
 	Counter string
 }
 
+// KubernetesSpec reads the resource usage of the target's pods from the
+// Kubernetes resource metrics API (metrics.k8s.io).
+type KubernetesSpec struct {
+	// Selector is a label selector for the pods.
+	Selector string
+	// Resource is the resource whose usage is the load: "cpu", in cores.
+	Resource string
+}
+
 // LoadSpec is a target's load source: exactly one of its fields is set.
 type LoadSpec struct {
 	// Prometheus is a PromQL expression returning one number.
@@ -88,6 +98,8 @@ type LoadSpec struct {
 	Datadog string
 	// Scrape reads the pods' own metrics endpoints.
 	Scrape *ScrapeSpec
+	// Kubernetes reads the pods' CPU usage from metrics.k8s.io.
+	Kubernetes *KubernetesSpec
 }
 
 // Kind returns which source the spec uses.
@@ -97,6 +109,8 @@ func (l LoadSpec) Kind() SourceKind {
 		return SourcePrometheus
 	case l.Datadog != "":
 		return SourceDatadog
+	case l.Kubernetes != nil:
+		return SourceKubernetes
 	default:
 		return SourceScrape
 	}

@@ -1,0 +1,241 @@
+// Package testbed starts the real programs primetime's integration and e2e
+// tests run against (Prometheus, etcd, kube-apiserver, ...) on loopback, in
+// temporary directories, and makes sure none of them outlives its test.
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RequireEnv, when set to 1, turns a missing program into a test failure
+// instead of a skip. make test and CI set it.
+const RequireEnv = "PRIMETIME_REQUIRE_INTEGRATION"
+
+// LookPath finds a program the test needs; without it the test is skipped,
+// or fails when RequireEnv is set.
+func LookPath(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%s is not installed (run make deps): %v", name, err)
+		}
+		t.Skipf("%s is not installed; run make deps, or set %s=1 to make this a failure", name, RequireEnv)
+	}
+	return p
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Process is a program started by a test, in its own process group.
+type Process struct {
+	Name string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+	once sync.Once
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 1<<20 {
+		l.b.Reset() // keep the tail, bounded
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Start runs a program; it is killed (with its children) when the test ends.
+func Start(t testing.TB, name string, args ...string) *Process {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &Process{Name: filepath.Base(name), cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", p.Name, tail(p.out.String(), 4000))
+		}
+	})
+	return p
+}
+
+// Kill ends the process group and waits for the process to exit.
+func (p *Process) Kill() {
+	p.once.Do(func() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+		}
+	})
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Output returns what the process printed.
+func (p *Process) Output() string { return p.out.String() }
+
+// Pid returns the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
+
+// WaitHTTP polls url until it answers 200 or the timeout passes.
+func WaitHTTP(t testing.TB, url string, timeout time.Duration, p *Process) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if p != nil && p.Exited() {
+			t.Fatalf("%s exited while starting:\n%s", p.Name, tail(p.Output(), 4000))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		cancel()
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer within %s", url, timeout)
+}
+
+// Eventually polls cond every interval until it returns true or the
+// timeout passes, then fails with the last message cond gave.
+func Eventually(t testing.TB, timeout, interval time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var msg string
+	for {
+		var ok bool
+		if ok, msg = cond(); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", timeout, msg)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// Prometheus is a real Prometheus server started by a test.
+type Prometheus struct {
+	*Process
+	URL string
+}
+
+// PrometheusOptions configures StartPrometheus.
+type PrometheusOptions struct {
+	// Targets are host:port addresses scraped by job "test".
+	Targets []string
+	// ScrapeInterval defaults to 1s.
+	ScrapeInterval time.Duration
+	// Backfill is OpenMetrics text loaded into the TSDB before start
+	// (with promtool), so that tests get history without waiting for it.
+	Backfill string
+}
+
+// StartPrometheus starts Prometheus on a free loopback port with a fresh
+// data directory and waits until it is ready.
+func StartPrometheus(t testing.TB, o PrometheusOptions) *Prometheus {
+	t.Helper()
+	bin := LookPath(t, "prometheus")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if o.ScrapeInterval == 0 {
+		o.ScrapeInterval = time.Second
+	}
+	if o.Backfill != "" {
+		promtool := LookPath(t, "promtool")
+		in := filepath.Join(dir, "backfill.om")
+		if err := os.WriteFile(in, []byte(o.Backfill), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", in, data).CombinedOutput()
+		if err != nil {
+			t.Fatalf("promtool backfill: %v\n%s", err, out)
+		}
+	}
+	var targets []string
+	for _, tg := range o.Targets {
+		targets = append(targets, fmt.Sprintf("%q", tg))
+	}
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: %s
+  evaluation_interval: %s
+scrape_configs:
+  - job_name: test
+    static_configs:
+      - targets: [%s]
+`, o.ScrapeInterval, o.ScrapeInterval, strings.Join(targets, ", "))
+	cfgFile := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := FreePort(t)
+	p := Start(t, bin,
+		"--config.file="+cfgFile,
+		"--storage.tsdb.path="+data,
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
+		"--storage.tsdb.retention.time=30d",
+		"--log.level=warn",
+	)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	WaitHTTP(t, url+"/-/ready", 60*time.Second, p)
+	return &Prometheus{Process: p, URL: url}
+}

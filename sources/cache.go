@@ -1,0 +1,85 @@
+package sources
+
+import (
+	"sync"
+	"time"
+)
+
+// entry is what the cache keeps per query.
+type entry struct {
+	last      Value // last good value
+	hasValue  bool
+	lastErr   error // error of the last fetch; nil when it succeeded
+	lastFetch time.Time
+}
+
+// Cache keeps, for each query, the last good value, its timestamp and the
+// last error. It is safe for concurrent use: sources write, the engine and
+// the metrics API read.
+type Cache struct {
+	mu      sync.RWMutex
+	entries map[string]*entry
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{entries: map[string]*entry{}} }
+
+// Put records the result of one fetch of the query key.
+func (c *Cache) Put(key string, r Result, fetchedAt time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil {
+		e = &entry{}
+		c.entries[key] = e
+	}
+	e.lastFetch = fetchedAt
+	e.lastErr = r.Err
+	if r.Err == nil && (!e.hasValue || !r.Value.At.Before(e.last.At)) {
+		e.last, e.hasValue = r.Value, true
+	}
+}
+
+// Get returns what is known about key at now, given the source's staleness
+// limit. The last good value is served while it is younger than maxAge,
+// even if the latest fetch failed (a blip); after that the reading is stale.
+func (c *Cache) Get(key string, now time.Time, maxAge time.Duration) Reading {
+	c.mu.RLock()
+	e, ok := c.entries[key]
+	var cp entry
+	if ok {
+		cp = *e
+	}
+	c.mu.RUnlock()
+	if !ok {
+		return Reading{Status: StatusPending, Err: errPending}
+	}
+	if !cp.hasValue {
+		return Reading{Status: statusOf(cp.lastErr), Err: cp.lastErr}
+	}
+	age := now.Sub(cp.last.At)
+	if age < 0 {
+		age = 0
+	}
+	if age > maxAge {
+		return Reading{Status: StatusStale, Value: cp.last, Age: age, Err: &StaleError{Age: age, Limit: maxAge, Cause: cp.lastErr}}
+	}
+	return Reading{Status: StatusOK, Value: cp.last, Age: age}
+}
+
+// Forget drops the queries whose keys are not in keep.
+func (c *Cache) Forget(keep map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if !keep[k] {
+			delete(c.entries, k)
+		}
+	}
+}
+
+var errPending = pendingError{}
+
+type pendingError struct{}
+
+func (pendingError) Error() string { return "not fetched yet" }
