@@ -5,28 +5,39 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 60s
 
-.PHONY: all build test unit vet fuzz bench demo clean
+.PHONY: all build deps test unit vet fuzz bench demo clean
 
 all: build
 
 build: ## Build bin/primetime
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/primetime ./cmd/primetime
 
-test: vet unit ## Everything CI runs
+test: deps vet unit ## Everything CI runs
+
+# Programs the integration tests run for real, from Debian packages.
+DEB_PROGRAMS := prometheus:prometheus promtool:prometheus
+
+deps: ## Install the programs the integration tests need, when absent
+	@missing=$$(for p in $(DEB_PROGRAMS); do command -v $${p%%:*} >/dev/null || echo $${p##*:}; done | sort -u); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 vet:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed: $$fmt"; exit 1; fi
 	$(GO) vet ./...
 
-unit: ## Unit tests with the race detector
-	$(GO) test -race -count=1 ./...
+unit: ## Unit and integration tests, with the race detector
+	PRIMETIME_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 ./...
 
 fuzz: ## Run every fuzz target for FUZZTIME (default 60s) each
 	cd policies/config && $(GO) test -run '^$$' -fuzz '^FuzzParseWindows$$' -fuzztime $(FUZZTIME)
 	cd policies/config && $(GO) test -run '^$$' -fuzz '^FuzzParseTargets$$' -fuzztime $(FUZZTIME)
+	cd sources/scrape && $(GO) test -run '^$$' -fuzz '^FuzzCounterValue$$' -fuzztime $(FUZZTIME)
 
 bench: ## The benchmarks quoted in docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchmem ./policies/...
+	$(GO) test -run '^$$' -bench . -benchmem ./policies/... ./sources/...
 
 demo:
 	@echo "make demo is not built yet: it needs the daemon (issue 4) and the local control plane harness (issue 5)."

@@ -1,0 +1,99 @@
+// Package kubemetrics reads the CPU usage of a target's pods from the
+// Kubernetes resource metrics API (metrics.k8s.io, served by
+// metrics-server), for workloads whose load is best measured in cores.
+package kubemetrics
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+
+	"github.com/primetime-dev/primetime/policies"
+	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/sources"
+)
+
+// Source sums pod CPU usage.
+type Source struct {
+	client      metricsclient.Interface
+	timeout     time.Duration
+	observe     sources.Observer
+	concurrency int
+}
+
+var _ sources.Source = (*Source)(nil)
+
+// New returns a resource metrics source. observe may be nil.
+func New(client metricsclient.Interface, timeout time.Duration, observe sources.Observer) *Source {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	if observe == nil {
+		observe = (*sources.Metrics)(nil)
+	}
+	return &Source{client: client, timeout: timeout, observe: observe, concurrency: 8}
+}
+
+// Kind implements sources.Source.
+func (s *Source) Kind() config.SourceKind { return config.SourceKubernetes }
+
+// History implements sources.Source: metrics.k8s.io keeps no history.
+func (s *Source) History(context.Context, sources.Query, time.Time, time.Time, time.Duration) (policies.Series, error) {
+	return nil, sources.ErrNoHistory
+}
+
+// Fetch lists the pod metrics of each query and sums their CPU usage.
+func (s *Source) Fetch(ctx context.Context, queries []sources.Query, _ time.Time) map[string]sources.Result {
+	out := make(map[string]sources.Result, len(queries))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, s.concurrency)
+	for _, q := range queries {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(q sources.Query) {
+			defer func() { <-sem; wg.Done() }()
+			r := s.one(ctx, q)
+			mu.Lock()
+			out[q.Key()] = r
+			mu.Unlock()
+		}(q)
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *Source) one(ctx context.Context, q sources.Query) sources.Result {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	start := time.Now()
+	list, err := s.client.MetricsV1beta1().PodMetricses(q.Namespace).List(ctx, metav1.ListOptions{LabelSelector: q.Spec.Kubernetes.Selector})
+	var r sources.Result
+	switch {
+	case err != nil:
+		r.Err = fmt.Errorf("metrics.k8s.io pods %q in %s: %w", q.Spec.Kubernetes.Selector, q.Namespace, err)
+	case len(list.Items) == 0:
+		r.Err = fmt.Errorf("%w: metrics.k8s.io has no pod matching %q in %s", sources.ErrNoData, q.Spec.Kubernetes.Selector, q.Namespace)
+	default:
+		var cores float64
+		oldest := list.Items[0].Timestamp.Time
+		for _, pm := range list.Items {
+			for _, c := range pm.Containers {
+				if cpu, ok := c.Usage["cpu"]; ok {
+					cores += cpu.AsApproximateFloat64()
+				}
+			}
+			if pm.Timestamp.Time.Before(oldest) {
+				oldest = pm.Timestamp.Time
+			}
+		}
+		// The sum is only as fresh as its oldest sample.
+		r.Value = sources.Value{V: cores, At: oldest}
+	}
+	s.observe.ObserveRequest(config.SourceKubernetes, sources.OutcomeOf(r.Err), time.Since(start))
+	return r
+}

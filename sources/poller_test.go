@@ -1,0 +1,178 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/primetime-dev/primetime/policies"
+	"github.com/primetime-dev/primetime/policies/config"
+)
+
+// scripted is a Source whose answers the test sets per query text.
+type scripted struct {
+	mu      sync.Mutex
+	answers map[string]Result
+	calls   [][]string
+}
+
+func (s *scripted) Kind() config.SourceKind { return config.SourcePrometheus }
+
+func (s *scripted) Fetch(_ context.Context, qs []Query, now time.Time) map[string]Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var texts []string
+	out := map[string]Result{}
+	for _, q := range qs {
+		texts = append(texts, q.Spec.Prometheus)
+		if r, ok := s.answers[q.Spec.Prometheus]; ok {
+			if r.Err == nil && r.Value.At.IsZero() {
+				r.Value.At = now
+			}
+			out[q.Key()] = r
+		}
+	}
+	s.calls = append(s.calls, texts)
+	return out
+}
+
+func (s *scripted) History(context.Context, Query, time.Time, time.Time, time.Duration) (policies.Series, error) {
+	return nil, ErrNoHistory
+}
+
+func (s *scripted) set(query string, r Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answers[query] = r
+}
+
+func promQuery(ns, q string) Query {
+	return Query{Namespace: ns, Spec: config.LoadSpec{Prometheus: q}}
+}
+
+func TestPollerFetchesEachDistinctQueryOnce(t *testing.T) {
+	src := &scripted{answers: map[string]Result{"a": {Value: Value{V: 1}}, "b": {Value: Value{V: 2}}}}
+	p := NewPoller(NewCache())
+	p.Register(Registration{Source: src, Interval: time.Second, MaxAge: time.Minute})
+	var qs []Query
+	for i := 0; i < 100; i++ {
+		qs = append(qs, promQuery(fmt.Sprintf("ns-%d", i), []string{"a", "b"}[i%2]))
+	}
+	p.SetQueries(qs)
+	now := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	p.Refresh(context.Background(), config.SourcePrometheus, now)
+	if len(src.calls) != 1 || strings.Join(src.calls[0], ",") != "a,b" {
+		t.Fatalf("fetched %v, want each distinct query once", src.calls)
+	}
+	for i, q := range qs {
+		if r := p.Reading(q, now); r.Load() != policies.Some(float64(1+i%2)) {
+			t.Fatalf("target %d: %+v", i, r)
+		}
+	}
+}
+
+func TestReadingsOverTime(t *testing.T) {
+	src := &scripted{answers: map[string]Result{}}
+	p := NewPoller(NewCache())
+	p.Register(Registration{Source: src, Interval: time.Second, MaxAge: time.Minute})
+	q := promQuery("shop", "load")
+	p.SetQueries([]Query{q})
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	refresh := func(at time.Time) Reading {
+		p.Refresh(context.Background(), config.SourcePrometheus, at)
+		return p.Reading(q, at)
+	}
+	if r := p.Reading(q, t0); r.Status != StatusPending || r.Load().OK {
+		t.Errorf("before any fetch: %+v", r)
+	}
+	src.set("load", Result{Err: ErrNoData})
+	if r := refresh(t0); r.Status != StatusNoData || r.Load().OK {
+		t.Errorf("no data: %+v", r)
+	}
+	src.set("load", Result{Err: &RateLimitError{RetryAt: t0.Add(time.Minute)}})
+	if r := refresh(t0.Add(time.Second)); r.Status != StatusRateLimited || r.Load().OK {
+		t.Errorf("rate limited: %+v", r)
+	}
+	src.set("load", Result{Value: Value{V: 1500}})
+	if r := refresh(t0.Add(2 * time.Second)); r.Load() != policies.Some(1500.0) {
+		t.Errorf("good value: %+v", r)
+	}
+	// A blip: the last good value serves while it is fresh...
+	src.set("load", Result{Err: errors.New("connection refused")})
+	if r := refresh(t0.Add(30 * time.Second)); r.Load() != policies.Some(1500.0) || r.Age != 28*time.Second {
+		t.Errorf("during a blip: %+v", r)
+	}
+	// ...and never after the limit: stale, with the cause.
+	r := refresh(t0.Add(2*time.Second + time.Minute + time.Second))
+	if r.Status != StatusStale || r.Load().OK || !strings.Contains(r.Err.Error(), "connection refused") {
+		t.Errorf("after the limit: %+v", r)
+	}
+	// An unknown kind says so.
+	dd := Query{Namespace: "shop", Spec: config.LoadSpec{Datadog: "sum:x{*}"}}
+	if r := p.Reading(dd, t0); r.Status != StatusError || !strings.Contains(r.Err.Error(), "no datadog source") {
+		t.Errorf("unregistered source: %+v", r)
+	}
+}
+
+func TestSetQueriesForgetsOldOnes(t *testing.T) {
+	src := &scripted{answers: map[string]Result{"a": {Value: Value{V: 1}}, "b": {Value: Value{V: 2}}}}
+	p := NewPoller(NewCache())
+	p.Register(Registration{Source: src, Interval: time.Second, MaxAge: time.Minute})
+	now := time.Now()
+	p.SetQueries([]Query{promQuery("x", "a"), promQuery("x", "b")})
+	p.Refresh(context.Background(), config.SourcePrometheus, now)
+	p.SetQueries([]Query{promQuery("x", "b")})
+	if r := p.Reading(promQuery("x", "a"), now); r.Status != StatusPending {
+		t.Errorf("a removed query keeps its value: %+v", r)
+	}
+	p.Refresh(context.Background(), config.SourcePrometheus, now)
+	if last := src.calls[len(src.calls)-1]; len(last) != 1 || last[0] != "b" {
+		t.Errorf("still fetching %v", last)
+	}
+}
+
+func TestMissingAnswerIsAnError(t *testing.T) {
+	src := &scripted{answers: map[string]Result{}}
+	p := NewPoller(NewCache())
+	p.Register(Registration{Source: src, Interval: time.Second, MaxAge: time.Minute})
+	q := promQuery("x", "forgotten")
+	p.SetQueries([]Query{q})
+	p.Refresh(context.Background(), config.SourcePrometheus, time.Now())
+	if r := p.Reading(q, time.Now()); r.Status != StatusError {
+		t.Errorf("got %+v", r)
+	}
+}
+
+func TestRunStopsWithItsContext(t *testing.T) {
+	src := &scripted{answers: map[string]Result{"a": {Value: Value{V: 1}}}}
+	p := NewPoller(NewCache())
+	p.Register(Registration{Source: src, Interval: 10 * time.Millisecond, MaxAge: time.Minute})
+	p.SetQueries([]Query{promQuery("x", "a")})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx, config.SourcePrometheus, time.Now); close(done) }()
+	deadline := time.After(5 * time.Second)
+	for {
+		src.mu.Lock()
+		n := len(src.calls)
+		src.mu.Unlock()
+		if n >= 3 {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("only %d refreshes", n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
