@@ -323,7 +323,9 @@ func TestNewNeedsKeys(t *testing.T) {
 	if _, err := New(Config{APIKey: "x"}); err == nil || !strings.Contains(err.Error(), "DD_APP_KEY") {
 		t.Errorf("want an error naming the missing key, got %v", err)
 	}
-	cfg := ConfigFromEnv(func(k string) string { return map[string]string{"DD_SITE": "datadoghq.eu", "DD_API_KEY": "a", "DD_APP_KEY": "b"}[k] })
+	cfg := ConfigFromEnv(func(k string) string {
+		return map[string]string{"DD_SITE": "datadoghq.eu", "DD_API_KEY": "a", "DD_APP_KEY": "b"}[k]
+	})
 	if cfg.Site != "datadoghq.eu" || cfg.APIKey != "a" || cfg.AppKey != "b" {
 		t.Errorf("from env: %+v", cfg)
 	}

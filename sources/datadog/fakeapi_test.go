@@ -148,4 +148,3 @@ func (f *fakeDatadog) failNext(statuses ...int) {
 	defer f.mu.Unlock()
 	f.fail = append(f.fail, statuses...)
 }
-
