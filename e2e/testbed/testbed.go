@@ -65,7 +65,7 @@ type lockedBuffer struct {
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 {
+	if l.b.Len() > 8<<20 {
 		l.b.Reset() // keep the tail, bounded
 	}
 	return l.b.Write(p)
@@ -91,6 +91,10 @@ func Start(t testing.TB, name string, args ...string) *Process {
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Kill()
+		if dir := os.Getenv("PRIMETIME_E2E_LOGS"); dir != "" {
+			_ = os.MkdirAll(dir, 0o755)
+			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.log", p.Name, p.Pid())), []byte(p.out.String()), 0o644)
+		}
 		if t.Failed() {
 			t.Logf("output of %s:\n%s", p.Name, tail(p.out.String(), 4000))
 		}

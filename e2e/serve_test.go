@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/primetime-dev/primetime/e2e/testbed"
+	"github.com/primetime-dev/primetime/policies/config"
+)
+
+// TestExternalMetricsThroughTheAggregator: primetime decides from a real
+// Prometheus, and kubectl get --raw through the real kube-apiserver's
+// aggregation layer returns exactly that decision.
+func TestExternalMetricsThroughTheAggregator(t *testing.T) {
+	c := testbed.StartCluster(t, testbed.ClusterOptions{})
+	exp := newExporter(t, 125) // 125 requests/s
+	prom := testbed.StartPrometheus(t, testbed.PrometheusOptions{Targets: []string{exp.hostPort()}})
+	ctx := context.Background()
+	c.Namespace(t, "storefront", nil)
+	targets := `targets:
+  - name: web
+    scaleTargetRef: {kind: Deployment, name: web}
+    load: {prometheus: 'sum(rate(http_requests_total[10s]))'}
+    capacityPerReplica: 10
+    minReplicas: 1
+    maxReplicas: 50
+    leadTime: 1m
+`
+	if _, err := c.Client.CoreV1().ConfigMaps("storefront").Create(ctx, configMap("storefront", "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := StartPrimetime(t, c, "--prometheus-url="+prom.URL, "--interval=2s")
+
+	// 125 requests/s at 10 per replica: 13 replicas (12.5, rounded up; far
+	// enough from a whole number that rate() noise cannot flip it).
+	var got string
+	testbed.Eventually(t, 90*time.Second, time.Second, func() (bool, string) {
+		v, err := externalValue(ctx, c, "storefront", "primetime_replicas", "web")
+		got = v
+		return err == nil && v == "13", fmt.Sprintf("primetime_replicas through the aggregator: %q, %v; APIService: %s", v, err,
+			c.APIServiceStatus(ctx, "v1beta1.external.metrics.k8s.io"))
+	})
+	desired, ok := p.Metric("primetime_target_replicas", `kind="desired"`, `target="web"`)
+	if !ok || fmt.Sprint(desired) != got {
+		t.Errorf("the API serves %s, primetime decided %v (%v)", got, desired, ok)
+	}
+	if load, err := externalValue(ctx, c, "storefront", "primetime_load", "web"); err != nil || !strings.HasPrefix(load, "1") {
+		t.Errorf("primetime_load: %q %v", load, err)
+	}
+
+	t.Run("unknown target and unknown metric are NotFound", func(t *testing.T) {
+		_, err := c.Raw(ctx, "/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/primetime_replicas?labelSelector=target%3Dnope")
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("unknown target: %v", err)
+		}
+		_, err = c.Raw(ctx, "/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/cpu_load?labelSelector=target%3Dweb")
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("unknown metric: %v", err)
+		}
+	})
+
+	t.Run("a direct anonymous request is refused", func(t *testing.T) {
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 5 * time.Second}
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/primetime_replicas", p.SecurePort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+			t.Errorf("anonymous: HTTP %d, want 401 or 403", resp.StatusCode)
+		}
+	})
+
+	t.Run("Prometheus down: an error after the staleness limit, never 0", func(t *testing.T) {
+		prom.Kill()
+		killed := time.Now()
+		testbed.Eventually(t, 2*time.Minute, 2*time.Second, func() (bool, string) {
+			v, err := externalValue(ctx, c, "storefront", "primetime_replicas", "web")
+			if err == nil && v != "13" {
+				t.Fatalf("a value other than the last good one was served during the outage: %s", v)
+			}
+			return err != nil, fmt.Sprintf("value %q err %v", v, err)
+		})
+		// Prometheus' limit is 1 minute: the last good value serves until then.
+		if d := time.Since(killed); d < 50*time.Second {
+			t.Errorf("the API failed %s after the outage began, before the 1m staleness limit", d)
+		}
+		if _, ok := p.Metric("primetime_target_load", `kind="observed"`, `target="web"`); ok {
+			t.Errorf("the observed load is still exported while stale")
+		}
+	})
+}

@@ -1,0 +1,100 @@
+// Package scaler runs primetime: the engine loop that turns targets,
+// windows and load into decisions, the board those decisions are served
+// from, and (in subpackages) the config watch, the actuators, the external
+// metrics API and high availability.
+package scaler
+
+import (
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Published is what the external metrics API serves for one target: the
+// leader's decision, or why there is none.
+type Published struct {
+	Namespace string `json:"ns"`
+	Name      string `json:"name"`
+	// Replicas is primetime_replicas; nil when there is no value.
+	Replicas *int32 `json:"replicas,omitempty"`
+	// Load is primetime_load, the effective load; nil when unknown.
+	Load *float64 `json:"load,omitempty"`
+	// Floor is set while a window's floor is in force.
+	Floor bool `json:"floor,omitempty"`
+	// At is when the decision was made.
+	At time.Time `json:"at"`
+	// Error says why there is no value (stale data, source failing, ...).
+	Error string `json:"error,omitempty"`
+}
+
+// boardState is one immutable generation of the board.
+type boardState struct {
+	byNamespace map[string][]*Published
+	at          time.Time
+}
+
+// Board holds the published decisions. Readers (every API request) never
+// lock: the engine swaps in a whole new generation per cycle.
+type Board struct {
+	state atomic.Pointer[boardState]
+}
+
+// Replace publishes a new generation.
+func (b *Board) Replace(entries []Published, at time.Time) {
+	st := &boardState{byNamespace: map[string][]*Published{}, at: at}
+	for i := range entries {
+		p := &entries[i]
+		st.byNamespace[p.Namespace] = append(st.byNamespace[p.Namespace], p)
+	}
+	for _, list := range st.byNamespace {
+		sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	}
+	b.state.Store(st)
+}
+
+// Ready reports whether a generation has been published.
+func (b *Board) Ready() bool { return b.state.Load() != nil }
+
+// UpdatedAt returns when the current generation was made.
+func (b *Board) UpdatedAt() time.Time {
+	if st := b.state.Load(); st != nil {
+		return st.at
+	}
+	return time.Time{}
+}
+
+// Lookup returns the entries of namespace whose label set {target: name}
+// matches selector.
+func (b *Board) Lookup(namespace string, selector labels.Selector) []*Published {
+	st := b.state.Load()
+	if st == nil {
+		return nil
+	}
+	var out []*Published
+	for _, p := range st.byNamespace[namespace] {
+		if selector.Matches(labels.Set{"target": p.Name}) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// All returns every entry of the current generation.
+func (b *Board) All() []Published {
+	st := b.state.Load()
+	if st == nil {
+		return nil
+	}
+	var out []Published
+	for _, list := range st.byNamespace {
+		for _, p := range list {
+			out = append(out, *p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Namespace+"/"+out[i].Name < out[j].Namespace+"/"+out[j].Name
+	})
+	return out
+}

@@ -1,0 +1,193 @@
+package configwatch
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/primetime-dev/primetime/policies/config"
+)
+
+const goodWindows = `timezone: Europe/Paris
+windows:
+  - name: tf1-spot
+    start: "2026-11-25 20:45"
+    duration: 15m
+    expect: 5x
+    targets: [storefront/web]
+  - name: newsletter
+    cron: "0 10 * * SUN"
+    duration: 1h
+    expect: 2x
+    targets: [storefront/*]
+`
+
+func windowsCM(rv, text string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "spots", Namespace: "marketing", ResourceVersion: rv, Labels: map[string]string{config.LabelWindows: "true"}},
+		Data:       map[string]string{"november.yaml": text},
+	}
+}
+
+func windowNames(s *Store) map[string]config.Window {
+	out := map[string]config.Window{}
+	for _, w := range s.Snapshot().Windows {
+		out[w.Name] = w
+	}
+	return out
+}
+
+func drain(r *record.FakeRecorder) []string {
+	var out []string
+	for {
+		select {
+		case e := <-r.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func TestBadEntryIsReportedAndTheOthersApply(t *testing.T) {
+	rec := record.NewFakeRecorder(100)
+	s := NewStore(rec, nil)
+	s.Apply(windowsCM("1", goodWindows))
+	if got := windowNames(s); len(got) != 2 {
+		t.Fatalf("windows in force: %v", got)
+	}
+	if ev := drain(rec); len(ev) != 0 {
+		t.Fatalf("events for a good ConfigMap: %v", ev)
+	}
+
+	// The spot's duration breaks and a third, good window is added.
+	broken := strings.Replace(goodWindows, "duration: 15m", "duration: 15 minutes", 1) +
+		"  - {name: sale, start: \"2026-11-27 08:00\", duration: 16h, expect: 3x, targets: [storefront/*]}\n"
+	s.Apply(windowsCM("2", broken))
+	got := windowNames(s)
+	if len(got) != 3 || got["tf1-spot"].Duration != 15*time.Minute {
+		t.Fatalf("want sale added and tf1-spot kept at its last good version, got %v", got)
+	}
+	ev := drain(rec)
+	want := `Warning InvalidEntry window "tf1-spot": duration: "15 minutes" is not a duration; write it like 90s, 15m, 1h30m or 7d ([november.yaml] line 5); its last good version stays in force`
+	if len(ev) != 1 || ev[0] != want {
+		t.Fatalf("events:\n%v\nwant:\n%s", ev, want)
+	}
+	snap := s.Snapshot()
+	if snap.ValidWindows != 3 || snap.InvalidWindows != 1 {
+		t.Errorf("counts: %d valid, %d invalid", snap.ValidWindows, snap.InvalidWindows)
+	}
+
+	// A resync of the same version changes nothing and says nothing again.
+	v := s.Snapshot().Version
+	s.Apply(windowsCM("2", broken))
+	if s.Snapshot().Version != v || len(drain(rec)) != 0 {
+		t.Errorf("a resync re-applied the ConfigMap")
+	}
+
+	// A new entry that is bad from the start is simply rejected.
+	s.Apply(windowsCM("3", goodWindows+"  - {name: oops, start: \"2026-11-27 08:00\", duration: 1h, replicas: -2, targets: [a/b]}\n"))
+	got = windowNames(s)
+	if _, ok := got["oops"]; ok || len(got) != 2 {
+		t.Errorf("windows: %v", got)
+	}
+	if ev := drain(rec); len(ev) != 1 || !strings.Contains(ev[0], `window "oops": replicas: must be between 0`) || strings.Contains(ev[0], "last good") {
+		t.Errorf("events: %v", ev)
+	}
+}
+
+func TestYAMLThatDoesNotParseKeepsTheLastGoodEntries(t *testing.T) {
+	rec := record.NewFakeRecorder(100)
+	s := NewStore(rec, nil)
+	s.Apply(windowsCM("1", goodWindows))
+	s.Apply(windowsCM("2", goodWindows+"  - name: [unclosed\n"))
+	if got := windowNames(s); len(got) != 2 {
+		t.Fatalf("windows in force after a broken edit: %v", got)
+	}
+	ev := drain(rec)
+	if len(ev) != 1 || !strings.Contains(ev[0], "does not parse") || !strings.Contains(ev[0], "stay in force") {
+		t.Errorf("events: %v", ev)
+	}
+	s.Apply(windowsCM("3", strings.Repeat("\x00garbage{{", 100000)))
+	if got := windowNames(s); len(got) != 2 {
+		t.Fatalf("windows in force after 1 MB of garbage: %v", got)
+	}
+}
+
+func TestDuplicateTargetAcrossConfigMaps(t *testing.T) {
+	rec := record.NewFakeRecorder(100)
+	s := NewStore(rec, nil)
+	target := "targets:\n  - {name: web, scaleTargetRef: {kind: Deployment, name: web}, load: {prometheus: up}, capacityPerReplica: 5, maxReplicas: 3}\n"
+	for _, name := range []string{"a", "b"} {
+		s.Apply(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", ResourceVersion: "1"}, Data: map[string]string{"t.yaml": target}})
+	}
+	if n := len(s.Snapshot().Targets); n != 1 {
+		t.Fatalf("%d targets", n)
+	}
+	if ev := drain(rec); len(ev) != 1 || !strings.Contains(ev[0], "already defined in ConfigMap shop/a") {
+		t.Errorf("events: %v", ev)
+	}
+}
+
+func TestWatchFollowsConfigMaps(t *testing.T) {
+	client := fake.NewClientset()
+	// The fake's informers report synced before their watch is open: wait
+	// for both watches, or the first create may be missed.
+	var watching sync.WaitGroup
+	watching.Add(2)
+	client.PrependWatchReactor("configmaps", func(action clienttesting.Action) (bool, watch.Interface, error) {
+		w, err := client.Tracker().Watch(action.GetResource(), action.GetNamespace())
+		if err != nil {
+			return false, nil, err
+		}
+		watching.Done()
+		return true, w, nil
+	})
+	rec := record.NewFakeRecorder(100)
+	s := NewStore(rec, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	synced := Watch(ctx, client, nil, s)
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		t.Fatal("informers did not sync")
+	}
+	watching.Wait()
+	cms := client.CoreV1().ConfigMaps("marketing")
+	cm := windowsCM("", goodWindows)
+	if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(s.Snapshot().Windows) == 2 })
+
+	// An unlabelled ConfigMap is not primetime's.
+	other := windowsCM("", goodWindows)
+	other.Name, other.Labels = "unrelated", nil
+	_, _ = cms.Create(ctx, other, metav1.CreateOptions{})
+
+	// Deleting the ConfigMap removes its windows.
+	if err := cms.Delete(ctx, "spots", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(s.Snapshot().Windows) == 0 })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
