@@ -32,6 +32,7 @@ type Published struct {
 // boardState is one immutable generation of the board.
 type boardState struct {
 	byNamespace map[string][]*Published
+	byName      map[string]map[string]*Published
 	at          time.Time
 }
 
@@ -43,10 +44,14 @@ type Board struct {
 
 // Replace publishes a new generation.
 func (b *Board) Replace(entries []Published, at time.Time) {
-	st := &boardState{byNamespace: map[string][]*Published{}, at: at}
+	st := &boardState{byNamespace: map[string][]*Published{}, byName: map[string]map[string]*Published{}, at: at}
 	for i := range entries {
 		p := &entries[i]
 		st.byNamespace[p.Namespace] = append(st.byNamespace[p.Namespace], p)
+		if st.byName[p.Namespace] == nil {
+			st.byName[p.Namespace] = map[string]*Published{}
+		}
+		st.byName[p.Namespace][p.Name] = p
 	}
 	for _, list := range st.byNamespace {
 		sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
@@ -70,6 +75,13 @@ func (b *Board) UpdatedAt() time.Time {
 func (b *Board) Lookup(namespace string, selector labels.Selector) []*Published {
 	st := b.state.Load()
 	if st == nil {
+		return nil
+	}
+	// The HPA's usual selector, target=<name>: one map look-up.
+	if name, ok := selector.RequiresExactMatch("target"); ok {
+		if p, found := st.byName[namespace][name]; found && selector.Matches(labels.Set{"target": p.Name}) {
+			return []*Published{p}
+		}
 		return nil
 	}
 	var out []*Published

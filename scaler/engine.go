@@ -91,7 +91,15 @@ func (e *Engine) Run(ctx context.Context, clock func() time.Time) {
 	}
 }
 
-// syncConfig takes a new configuration snapshot into use.
+// SyncConfig takes the current configuration into use and tells the
+// poller which queries to fetch. Call it before starting the pollers, so
+// that their first round already fetches; Cycle calls it too.
+func (e *Engine) SyncConfig() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.syncConfig()
+}
+
 func (e *Engine) syncConfig() {
 	snap := e.Config.Snapshot()
 	if e.configSet && snap.Version == e.version {

@@ -337,6 +337,7 @@ func (d *daemon) lead(ctx context.Context) {
 		d.actuator.Restore(floors)
 		d.log.Info("took over the previous leader's state", zap.String("previous", st.Leader), zap.Time("at", st.At), zap.Int("baselines", len(st.Baselines)))
 	}
+	d.engine.SyncConfig()
 	for _, kind := range []config.SourceKind{config.SourcePrometheus, config.SourceDatadog, config.SourceScrape, config.SourceKubernetes} {
 		go d.poller.Run(ctx, kind, time.Now)
 	}

@@ -42,16 +42,28 @@ func NewCA(t testing.TB, cn string) *CA {
 	return &CA{Cert: cert, Key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
+// IssueClient makes a client certificate for user cn in the given groups
+// (the certificate's organizations, as Kubernetes reads them).
+func (ca *CA) IssueClient(t testing.TB, cn string, groups ...string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	return ca.issue(t, pkix.Name{CommonName: cn, Organization: groups}, nil)
+}
+
 // Issue makes a certificate signed by the CA: a server certificate when
 // hosts are given (DNS names or IPs), else a client certificate.
 func (ca *CA) Issue(t testing.TB, cn string, hosts ...string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	return ca.issue(t, pkix.Name{CommonName: cn}, hosts)
+}
+
+func (ca *CA) issue(t testing.TB, subject pkix.Name, hosts []string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: subject,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},

@@ -1,0 +1,260 @@
+package scaler_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/primetime-dev/primetime/policies"
+	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/scaler"
+	"github.com/primetime-dev/primetime/scaler/configwatch"
+	"github.com/primetime-dev/primetime/scaler/metricsapi"
+	"github.com/primetime-dev/primetime/sources"
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
+)
+
+// loadSource answers every Prometheus query with the load the test sets,
+// or an error.
+type loadSource struct {
+	mu   sync.Mutex
+	load float64
+	err  error
+}
+
+func (s *loadSource) Kind() config.SourceKind { return config.SourcePrometheus }
+func (s *loadSource) Fetch(_ context.Context, qs []sources.Query, now time.Time) map[string]sources.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]sources.Result{}
+	for _, q := range qs {
+		if s.err != nil {
+			out[q.Key()] = sources.Result{Err: s.err}
+		} else {
+			out[q.Key()] = sources.Result{Value: sources.Value{V: s.load, At: now}}
+		}
+	}
+	return out
+}
+func (s *loadSource) History(context.Context, sources.Query, time.Time, time.Time, time.Duration) (policies.Series, error) {
+	return nil, sources.ErrNoHistory
+}
+func (s *loadSource) set(load float64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load, s.err = load, err
+}
+
+const targetsYAML = `targets:
+  - name: web
+    scaleTargetRef: {kind: Deployment, name: web}
+    load: {prometheus: 'sum(rate(http_requests_total[1m]))'}
+    capacityPerReplica: 50
+    minReplicas: 2
+    maxReplicas: 300
+    leadTime: 8m
+  - name: eu-only
+    scaleTargetRef: {kind: Deployment, name: eu}
+    load: {prometheus: 'sum(rate(http_requests_total[1m]))'}
+    capacityPerReplica: 50
+    maxReplicas: 10
+    clusters: [eu]
+`
+
+const windowsYAML = `timezone: Europe/Paris
+windows:
+  - name: tf1-prime-spot
+    start: "2026-11-25 20:45"
+    duration: 15m
+    expect: 5x
+    targets: [storefront/web]
+`
+
+type rig struct {
+	src    *loadSource
+	poller *sources.Poller
+	engine *scaler.Engine
+	board  *scaler.Board
+	logs   *observer.ObservedLogs
+	reg    *prometheus.Registry
+	api    *metricsapi.Provider
+	now    time.Time
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	store := configwatch.NewStore(nil, nil)
+	store.Apply(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "storefront", Name: "targets", ResourceVersion: "1"},
+		Data: map[string]string{"t.yaml": targetsYAML}})
+	store.Apply(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "marketing", Name: "spots", ResourceVersion: "1"},
+		Data: map[string]string{"w.yaml": windowsYAML}})
+	src := &loadSource{load: 1000}
+	poller := sources.NewPoller(sources.NewCache())
+	poller.Register(sources.Registration{Source: src, Interval: 15 * time.Second, MaxAge: time.Minute})
+	core, logs := observer.New(zapcore.InfoLevel)
+	reg := prometheus.NewRegistry()
+	board := &scaler.Board{}
+	r := &rig{src: src, poller: poller, board: board, logs: logs, reg: reg,
+		engine: &scaler.Engine{Interval: 15 * time.Second, Config: store, Poller: poller, Board: board,
+			Metrics: scaler.NewMetrics(reg), Sources: sources.NewMetrics(reg), Log: zap.New(core)},
+		now: time.Date(2026, 11, 25, 20, 0, 0, 0, mustZone("Europe/Paris"))}
+	r.api = metricsapi.NewProvider(board, time.Minute, func() time.Time { return r.now })
+	return r
+}
+
+func mustZone(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// step advances the clock, refreshes the source and evaluates.
+func (r *rig) step(t *testing.T, d time.Duration) []policies.Decision {
+	t.Helper()
+	r.now = r.now.Add(d)
+	r.engine.SyncConfig()
+	r.poller.Refresh(context.Background(), config.SourcePrometheus, r.now)
+	return r.engine.Cycle(context.Background(), r.now)
+}
+
+func (r *rig) value(t *testing.T, metric string) (string, error) {
+	t.Helper()
+	list, err := r.api.GetExternalMetric(context.Background(), "storefront", labels.SelectorFromSet(labels.Set{"target": "web"}),
+		provider.ExternalMetricInfo{Metric: metric})
+	if err != nil {
+		return "", err
+	}
+	if len(list.Items) != 1 {
+		t.Fatalf("%d items", len(list.Items))
+	}
+	return list.Items[0].Value.String(), nil
+}
+
+func (r *rig) gauge(t *testing.T, name string, want map[string]string) (float64, bool) {
+	t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if got[k] != v {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+func TestEngineThroughASpot(t *testing.T) {
+	r := newRig(t)
+	ds := r.step(t, 0)
+	if len(ds) != 1 {
+		t.Fatalf("%d decisions: the eu-only target must be skipped without --cluster=eu", len(ds))
+	}
+	if v, err := r.value(t, "primetime_replicas"); err != nil || v != "20" {
+		t.Fatalf("at 20:00 with a load of 1000: %q %v, want 20", v, err)
+	}
+	if v, err := r.value(t, "primetime_load"); err != nil || v != "1k" {
+		t.Errorf("primetime_load: %q %v", v, err)
+	}
+	// 20:37: pre-scaling for the 20:45 spot, from the load latched then.
+	r.step(t, 37*time.Minute)
+	if v, _ := r.value(t, "primetime_replicas"); v != "100" {
+		t.Fatalf("at 20:37: %s, want the floor of 100", v)
+	}
+	if v, ok := r.gauge(t, "primetime_window_active", map[string]string{"window": "tf1-prime-spot", "configmap": "marketing/spots", "target": "web"}); !ok || v != 1 {
+		t.Errorf("primetime_window_active: %v %v", v, ok)
+	}
+	if v, ok := r.gauge(t, "primetime_target_replicas", map[string]string{"kind": "floor", "target": "web"}); !ok || v != 100 {
+		t.Errorf("floor gauge: %v %v", v, ok)
+	}
+	// The source fails during the spot: the floor still holds.
+	r.src.set(0, errors.New("connection refused"))
+	r.step(t, 10*time.Minute)
+	r.step(t, 2*time.Minute) // 20:49: the last good value is 2 minutes old
+	if v, err := r.value(t, "primetime_replicas"); err != nil || v != "100" {
+		t.Fatalf("during an outage with a floor: %q %v, want 100", v, err)
+	}
+	// After the step-down, with the source still down: an error, never 0.
+	r.step(t, 40*time.Minute)
+	if _, err := r.value(t, "primetime_replicas"); err == nil || !strings.Contains(err.Error(), "stale") {
+		t.Fatalf("stale data and no floor: %v, want a stale error", err)
+	}
+	if _, ok := r.gauge(t, "primetime_target_load", map[string]string{"kind": "observed", "target": "web"}); ok {
+		t.Errorf("the observed load is exported while stale")
+	}
+	// The source recovers: values again on the next cycle.
+	r.src.set(1500, nil)
+	r.step(t, 15*time.Second)
+	if v, err := r.value(t, "primetime_replicas"); err != nil || v != "30" {
+		t.Fatalf("after recovery: %q %v, want 30", v, err)
+	}
+	// Every change of desired replicas was logged once, with its reason.
+	var changes []string
+	for _, e := range r.logs.FilterMessage("desired replicas changed").All() {
+		changes = append(changes, e.ContextMap()["from"].(string)+"->"+e.ContextMap()["to"].(string)+" by "+e.ContextMap()["policy"].(string))
+	}
+	if got := strings.Join(changes, ", "); !strings.HasPrefix(got, "none->20 by tracking, 20->100 by window") {
+		t.Errorf("logged changes: %s", got)
+	}
+}
+
+func TestEngineHandsBaselinesOver(t *testing.T) {
+	a := newRig(t)
+	a.step(t, 37*time.Minute) // latches 1000 for the spot
+	b := newRig(t)
+	b.engine.ImportBaselines(a.engine.ExportBaselines())
+	b.src.set(4000, nil) // the new leader sees a higher load, but the spot's baseline stays 1000
+	b.now = a.now
+	b.step(t, 15*time.Second)
+	if v, _ := b.value(t, "primetime_replicas"); v != "100" {
+		t.Errorf("after a handover: %s, want the same floor of 100 (5 × the latched 1000 / 50)", v)
+	}
+}
+
+func TestAPIRefusesOldDecisions(t *testing.T) {
+	r := newRig(t)
+	r.step(t, 0)
+	r.now = r.now.Add(2 * time.Minute) // the engine stopped evaluating
+	if _, err := r.value(t, "primetime_replicas"); err == nil || !strings.Contains(err.Error(), "not evaluating") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestAPINotFound(t *testing.T) {
+	r := newRig(t)
+	r.step(t, 0)
+	_, err := r.api.GetExternalMetric(context.Background(), "storefront", labels.SelectorFromSet(labels.Set{"target": "nope"}), provider.ExternalMetricInfo{Metric: "primetime_replicas"})
+	if err == nil || !strings.Contains(err.Error(), "not find") {
+		t.Errorf("unknown target: %v", err)
+	}
+	_, err = r.api.GetExternalMetric(context.Background(), "storefront", labels.Everything(), provider.ExternalMetricInfo{Metric: "cpu"})
+	if err == nil || !strings.Contains(err.Error(), "not find") {
+		t.Errorf("unknown metric: %v", err)
+	}
+}

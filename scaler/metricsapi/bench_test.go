@@ -1,0 +1,293 @@
+package metricsapi
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/klog/v2"
+	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/cmd/options"
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
+
+	"github.com/primetime-dev/primetime/e2e/testbed"
+	"github.com/primetime-dev/primetime/scaler"
+)
+
+const benchPath = "/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/primetime_replicas?labelSelector=target%3Dweb"
+
+func freePort(b testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startAPI runs the real external metrics API server (custom-metrics-
+// apiserver's generic API server: TLS, authentication and authorization
+// filters, content negotiation) serving a board with one target. Clients
+// authenticate with a client certificate, as the aggregation layer does
+// (anonymous HTTP/2 clients get one request per connection, a DoS
+// mitigation); the group system:masters is authorized without a cluster.
+func startAPI(b testing.TB, ctx context.Context, clientCA []byte) string {
+	b.Helper()
+	klog.SetLogger(logr.Discard())
+	board := &scaler.Board{}
+	replicas, load := int32(100), 5000.0
+	board.Replace([]scaler.Published{{Namespace: "storefront", Name: "web", Replicas: &replicas, Load: &load, At: time.Now().Add(time.Hour)}}, time.Now())
+	dir := b.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	_ = os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: x, user: {}}]\ncontexts: [{name: x, context: {cluster: x, user: x}}]\ncurrent-context: x\n"), 0o600)
+	port := freePort(b)
+	adapter := &basecmd.AdapterBase{Name: "bench", FlagSet: pflag.NewFlagSet("bench", pflag.ContinueOnError)}
+	adapter.CustomMetricsAdapterServerOptions = options.NewCustomMetricsAdapterServerOptions()
+	adapter.Authentication.RemoteKubeConfigFileOptional = true
+	adapter.Authorization.RemoteKubeConfigFileOptional = true
+	adapter.InstallFlags()
+	if err := adapter.Flags().Parse([]string{
+		fmt.Sprintf("--secure-port=%d", port), "--bind-address=127.0.0.1", "--cert-dir=" + dir,
+		"--authentication-skip-lookup", "--client-ca-file=" + testbed.WriteFile(b, dir, "client-ca.crt", clientCA),
+		"--lister-kubeconfig=" + kubeconfig,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	adapter.WithExternalMetrics(NewProvider(board, 24*time.Hour, nil))
+	go func() { _ = adapter.Run(ctx) }()
+	return fmt.Sprintf("https://127.0.0.1:%d", port)
+}
+
+// waitReady polls url until it answers 200.
+func waitReady(b testing.TB, url string) {
+	b.Helper()
+	client := newClient(clientCert)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("API answers %d: %s", resp.StatusCode, body)
+			}
+		} else if time.Now().After(deadline) {
+			b.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startBare serves the same JSON from a bare net/http handler over TLS.
+func startBare(b testing.TB, body []byte) string {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// clientCert is the benchmark client's certificate, like the aggregator's.
+var clientCert tls.Certificate
+
+func newClient(cert tls.Certificate) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}},
+		ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64,
+	}}
+}
+
+func get(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// throughput runs closed-loop requests from 16 workers for d.
+func throughput(b *testing.B, url string, d time.Duration) float64 {
+	client := newClient(clientCert)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if err := get(client, url); err != nil {
+					b.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds()
+}
+
+// p99At sends rate requests per second (open loop) for d and returns the
+// 99th percentile latency.
+func p99At(b *testing.B, url string, rate int, d time.Duration) time.Duration {
+	client := newClient(clientCert)
+	_ = get(client, url) // warm the connection
+	total := int(d.Seconds() * float64(rate))
+	lat := make([]time.Duration, total)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		time.Sleep(time.Until(due))
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			t0 := time.Now()
+			if err := get(client, url); err != nil {
+				b.Error(err)
+			}
+			lat[i] = time.Since(t0)
+		}(i)
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	return lat[len(lat)*99/100]
+}
+
+// serveEnv makes the test binary a benchmark server process (see
+// TestBenchServer) instead of running tests.
+const serveEnv = "PRIMETIME_BENCH_SERVE"
+
+// TestBenchServer is not a test: started by BenchmarkExternalMetricsAPI in
+// a child process pinned to one core, it serves either the external
+// metrics API ("api") or the bare handler ("bare"), prints its URL and
+// runs until its standard input closes.
+func TestBenchServer(t *testing.T) {
+	mode := os.Getenv(serveEnv)
+	if mode == "" {
+		t.Skip("only run as the benchmark's server process")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var url string
+	switch mode {
+	case "api":
+		url = startAPI(t, ctx, []byte(os.Getenv("PRIMETIME_BENCH_CLIENT_CA")))
+	default:
+		url = startBare(t, []byte(os.Getenv("PRIMETIME_BENCH_BODY")))
+	}
+	fmt.Println("URL " + url)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// spawnServer starts the test binary as a server process on core 0.
+func spawnServer(b *testing.B, mode string, env ...string) string {
+	b.Helper()
+	cmd := exec.Command("taskset", "-c", "0", os.Args[0], "-test.run=^TestBenchServer$", "-test.v")
+	cmd.Env = append(append(os.Environ(), serveEnv+"="+mode, "GOMAXPROCS=1"), env...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if url, ok := strings.CutPrefix(sc.Text(), "URL "); ok {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return url
+		}
+	}
+	b.Fatalf("the %s server process did not start", mode)
+	return ""
+}
+
+// BenchmarkExternalMetricsAPI compares the external metrics API (the full
+// API server stack, with the client-certificate authentication the
+// aggregation layer uses) with a bare net/http handler over TLS returning
+// the same JSON. Each server runs alone on core 0 with GOMAXPROCS=1; the
+// load generator runs on core 1. Run with -benchtime 1x: each run measures
+// for fixed times.
+func BenchmarkExternalMetricsAPI(b *testing.B) {
+	if err := exec.Command("taskset", "-p", "-c", "1", strconv.Itoa(os.Getpid())).Run(); err != nil {
+		b.Skipf("taskset: %v", err)
+	}
+	ca := testbed.NewCA(b, "bench-client-ca")
+	certPEM, keyPEM := ca.IssueClient(b, "front-proxy-client", "system:masters")
+	var err error
+	if clientCert, err = tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		b.Fatal(err)
+	}
+	api := spawnServer(b, "api", "PRIMETIME_BENCH_CLIENT_CA="+string(ca.CertPEM)) + benchPath
+	waitReady(b, api)
+	resp, err := newClient(clientCert).Get(api)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	bare := spawnServer(b, "bare", "PRIMETIME_BENCH_BODY="+string(body)) + benchPath
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		apiRPS, bareRPS := throughput(b, api, 3*time.Second), throughput(b, bare, 3*time.Second)
+		apiP99, bareP99 := p99At(b, api, 1000, 5*time.Second), p99At(b, bare, 1000, 5*time.Second)
+		b.ReportMetric(apiRPS, "api-req/s")
+		b.ReportMetric(bareRPS, "bare-req/s")
+		b.ReportMetric(apiRPS/bareRPS, "throughput-ratio")
+		b.ReportMetric(float64(apiP99.Microseconds())/1000, "api-p99-ms@1000rps")
+		b.ReportMetric(float64(bareP99.Microseconds())/1000, "bare-p99-ms@1000rps")
+	}
+}
+
+// BenchmarkProvider measures primetime's own share of a request: looking a
+// target up on the board and building the answer, without the API server.
+func BenchmarkProvider(b *testing.B) {
+	board := &scaler.Board{}
+	entries := make([]scaler.Published, 10000)
+	for i := range entries {
+		r, l := int32(i%300), float64(i)
+		entries[i] = scaler.Published{Namespace: fmt.Sprintf("ns-%d", i%100), Name: fmt.Sprintf("app-%d", i), Replicas: &r, Load: &l, At: time.Now()}
+	}
+	board.Replace(entries, time.Now())
+	p := NewProvider(board, time.Hour, nil)
+	sel := labels.SelectorFromSet(labels.Set{"target": "app-4242"})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		list, err := p.GetExternalMetric(context.Background(), "ns-42", sel, provider.ExternalMetricInfo{Metric: MetricReplicas})
+		if err != nil || len(list.Items) != 1 {
+			b.Fatal(err)
+		}
+	}
+}
