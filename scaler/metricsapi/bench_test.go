@@ -116,7 +116,7 @@ var clientCert tls.Certificate
 
 func newClient(cert tls.Certificate) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}},
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}},
 		ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64,
 	}}
 }
