@@ -6,7 +6,6 @@ package kubemetrics
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,23 +47,7 @@ func (s *Source) History(context.Context, sources.Query, time.Time, time.Time, t
 
 // Fetch lists the pod metrics of each query and sums their CPU usage.
 func (s *Source) Fetch(ctx context.Context, queries []sources.Query, _ time.Time) map[string]sources.Result {
-	out := make(map[string]sources.Result, len(queries))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, s.concurrency)
-	for _, q := range queries {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(q sources.Query) {
-			defer func() { <-sem; wg.Done() }()
-			r := s.one(ctx, q)
-			mu.Lock()
-			out[q.Key()] = r
-			mu.Unlock()
-		}(q)
-	}
-	wg.Wait()
-	return out
+	return sources.FanOut(ctx, queries, s.concurrency, s.one)
 }
 
 func (s *Source) one(ctx context.Context, q sources.Query) sources.Result {

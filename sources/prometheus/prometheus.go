@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -76,23 +75,9 @@ func (s *Source) Kind() config.SourceKind { return config.SourcePrometheus }
 
 // Fetch runs one instant query per distinct query, a few at a time.
 func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Time) map[string]sources.Result {
-	out := make(map[string]sources.Result, len(queries))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, s.cfg.Concurrency)
-	for _, q := range queries {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(q sources.Query) {
-			defer func() { <-sem; wg.Done() }()
-			r := s.instant(ctx, q.Spec.Prometheus, now)
-			mu.Lock()
-			out[q.Key()] = r
-			mu.Unlock()
-		}(q)
-	}
-	wg.Wait()
-	return out
+	return sources.FanOut(ctx, queries, s.cfg.Concurrency, func(ctx context.Context, q sources.Query) sources.Result {
+		return s.instant(ctx, q.Spec.Prometheus, now)
+	})
 }
 
 func (s *Source) instant(ctx context.Context, query string, now time.Time) sources.Result {
