@@ -1,0 +1,128 @@
+package testbed
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Kubelet plays the kubelet through the API for the pods of one
+// namespace (there is no scheduler nor kubelet here): it gives each new
+// pod its own loopback address 127.0.1.N and marks it Running, then Ready
+// after StartupDelay, so that ready capacity is real and measurable.
+type Kubelet struct {
+	c            *Cluster
+	namespace    string
+	startupDelay time.Duration
+	// OnStart is called with a pod's address when it gets one, OnStop when
+	// the pod goes away (the load generator serves those addresses).
+	onStart, onStop func(ip string)
+
+	mu   sync.Mutex
+	ips  map[types.UID]string
+	free []int
+	next int
+}
+
+// StartKubelet starts playing the kubelet for namespace until ctx ends.
+func (c *Cluster) StartKubelet(ctx context.Context, namespace string, startupDelay time.Duration, onStart, onStop func(ip string)) *Kubelet {
+	k := &Kubelet{c: c, namespace: namespace, startupDelay: startupDelay, onStart: onStart, onStop: onStop, ips: map[types.UID]string{}, next: 1}
+	factory := informers.NewSharedInformerFactoryWithOptions(c.Client, time.Minute, informers.WithNamespace(namespace))
+	inf := factory.Core().V1().Pods().Informer()
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if p, ok := obj.(*corev1.Pod); ok {
+				go k.run(ctx, p)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if p, ok := obj.(*corev1.Pod); ok {
+				k.release(p.UID)
+			}
+		},
+	})
+	factory.Start(ctx.Done())
+	return k
+}
+
+func (k *Kubelet) allocate(uid types.UID) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if ip, ok := k.ips[uid]; ok {
+		return ip
+	}
+	var n int
+	if len(k.free) > 0 {
+		n, k.free = k.free[0], k.free[1:]
+	} else {
+		n = k.next
+		k.next++
+	}
+	ip := fmt.Sprintf("127.0.1.%d", n)
+	k.ips[uid] = ip
+	return ip
+}
+
+func (k *Kubelet) release(uid types.UID) {
+	k.mu.Lock()
+	ip, ok := k.ips[uid]
+	if ok {
+		delete(k.ips, uid)
+		var n int
+		fmt.Sscanf(ip, "127.0.1.%d", &n)
+		k.free = append(k.free, n)
+	}
+	k.mu.Unlock()
+	if ok && k.onStop != nil {
+		k.onStop(ip)
+	}
+}
+
+// run takes one pod through start-up.
+func (k *Kubelet) run(ctx context.Context, p *corev1.Pod) {
+	if p.Status.PodIP != "" || p.DeletionTimestamp != nil {
+		return
+	}
+	ip := k.allocate(p.UID)
+	if k.onStart != nil {
+		k.onStart(ip)
+	}
+	now := metav1.Now()
+	cond := func(t corev1.PodConditionType, s corev1.ConditionStatus) corev1.PodCondition {
+		return corev1.PodCondition{Type: t, Status: s, LastTransitionTime: now}
+	}
+	status := corev1.PodStatus{
+		Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}, StartTime: &now,
+		Conditions: []corev1.PodCondition{cond(corev1.PodScheduled, corev1.ConditionTrue), cond(corev1.PodInitialized, corev1.ConditionTrue),
+			cond(corev1.ContainersReady, corev1.ConditionFalse), cond(corev1.PodReady, corev1.ConditionFalse)},
+	}
+	if !k.patchStatus(ctx, p.Name, status) {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(k.startupDelay):
+	}
+	ready := metav1.Now()
+	status.Conditions[2] = corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: ready}
+	status.Conditions[3] = corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: ready}
+	k.patchStatus(ctx, p.Name, status)
+}
+
+func (k *Kubelet) patchStatus(ctx context.Context, name string, status corev1.PodStatus) bool {
+	body, _ := json.Marshal(map[string]any{"status": status})
+	_, err := k.c.Client.CoreV1().Pods(k.namespace).Patch(ctx, name, types.MergePatchType, body, metav1.PatchOptions{}, "status")
+	return err == nil
+}
