@@ -101,6 +101,21 @@ func (s *stage) configure(t *testing.T, ctx context.Context, targets, windows st
 	}
 }
 
+// webTarget is the stage's target: the aggregate request rate from
+// Prometheus, 10 requests/s per replica, 2 to 50 replicas.
+func webTarget(leadTime, mode string) string {
+	return fmt.Sprintf(`targets:
+  - name: web
+    scaleTargetRef: {kind: Deployment, name: web}
+    load: {prometheus: 'sum(rate(http_requests_total[15s]))'}
+    capacityPerReplica: 10
+    minReplicas: 2
+    maxReplicas: 50
+    leadTime: %s
+    mode: %s
+`, leadTime, mode)
+}
+
 func (s *stage) replicas(ctx context.Context) (spec, ready int32) {
 	d, err := s.c.Client.AppsV1().Deployments("storefront").Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
@@ -121,15 +136,7 @@ func TestTVSpot(t *testing.T) {
 	start := time.Now().Add(3 * time.Minute).Truncate(time.Second)
 	windowEnd := start.Add(time.Minute)
 	holdEnd := windowEnd.Add(time.Minute)
-	s.configure(t, ctx, `targets:
-  - name: web
-    scaleTargetRef: {kind: Deployment, name: web}
-    load: {prometheus: 'sum(rate(http_requests_total[15s]))'}
-    capacityPerReplica: 10
-    minReplicas: 2
-    maxReplicas: 50
-    leadTime: 2m
-`, fmt.Sprintf(`windows:
+	s.configure(t, ctx, webTarget("2m", "metric"), fmt.Sprintf(`windows:
   - name: tf1-spot
     start: %q
     duration: 1m
