@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,7 +26,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/primetime-dev/primetime/e2e/testbed"
-	"github.com/primetime-dev/primetime/policies/config"
 )
 
 var (
@@ -104,17 +104,11 @@ func (p *Primetime) Metric(name string, labels ...string) (float64, bool) {
 		return 0, false
 	}
 	defer resp.Body.Close()
-	var buf strings.Builder
-	_, _ = fmt.Fprint(&buf, "")
-	b := make([]byte, 1<<20)
-	for {
-		n, err := resp.Body.Read(b)
-		buf.Write(b[:n])
-		if err != nil {
-			break
-		}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, false
 	}
-	for _, line := range strings.Split(buf.String(), "\n") {
+	for _, line := range strings.Split(string(body), "\n") {
 		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
 			continue
 		}
@@ -190,5 +184,3 @@ func externalValue(ctx context.Context, c *testbed.Cluster, namespace, metric, t
 	}
 	return list.Items[0].Value, nil
 }
-
-var _ = config.LabelTargets

@@ -223,7 +223,7 @@ func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s (%s/%s, mode %s, %d-%d replicas, %g load per replica, lead %s)\n",
-			t.Key(), t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name, t.Mode, t.MinReplicas, t.MaxReplicas, t.CapacityPerReplica, formatDur(t.LeadTime))
+			t.Key(), t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name, t.Mode, t.MinReplicas, t.MaxReplicas, t.CapacityPerReplica, config.FormatDuration(t.LeadTime))
 		if len(p.Episodes) == 0 {
 			fmt.Fprintf(w, "  no window between %s and %s\n", from.UTC().Format(timeLayout), to.UTC().Format(timeLayout))
 			continue
@@ -261,18 +261,6 @@ func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time
 		}
 	}
 	return nil
-}
-
-func formatDur(d time.Duration) string {
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	if s == "" {
-		return "0s"
-	}
-	return s
 }
 
 // The JSON form of a plan, for machines.

@@ -138,7 +138,7 @@ func (f field) duration(r *entryReporter, path string, lo, hi time.Duration) (ti
 		return 0, false
 	}
 	if d < lo || d > hi {
-		r.add(f.line(), path, "must be between %s and %s, got %s", formatDuration(lo), formatDuration(hi), s)
+		r.add(f.line(), path, "must be between %s and %s, got %s", FormatDuration(lo), FormatDuration(hi), s)
 		return 0, false
 	}
 	return d, true
@@ -161,8 +161,9 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// formatDuration prints a duration without trailing zero units ("10m", not "10m0s").
-func formatDuration(d time.Duration) string {
+// FormatDuration prints a duration the way users write it ("10m", "1h30m",
+// "7d"), without trailing zero units.
+func FormatDuration(d time.Duration) string {
 	if d != 0 && d%(24*time.Hour) == 0 {
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -273,7 +274,7 @@ func validateLoad(r *entryReporter, item, f field) LoadSpec {
 		return spec
 	case 1:
 	default:
-		sortStrings(given)
+		sort.Strings(given)
 		r.add(f.line(), "load", "give exactly one load source, found %s", strings.Join(given, " and "))
 		return spec
 	}

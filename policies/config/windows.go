@@ -203,7 +203,7 @@ func validateWhen(r *entryReporter, w *Window, raw windowRaw) {
 		case !end.After(w.Start):
 			r.add(raw.End.line(), "end", "must be after start (%s)", w.Start.Format("2006-01-02 15:04 MST"))
 		case end.Sub(w.Start) > MaxWindowDuration:
-			r.add(raw.End.line(), "end", "is more than %s after start", formatDuration(MaxWindowDuration))
+			r.add(raw.End.line(), "end", "is more than %s after start", FormatDuration(MaxWindowDuration))
 		default:
 			w.Duration = end.Sub(w.Start)
 		}

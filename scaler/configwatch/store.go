@@ -69,9 +69,6 @@ func NewStore(recorder record.EventRecorder, log *zap.Logger) *Store {
 
 func cmKey(cm *corev1.ConfigMap) string { return cm.Namespace + "/" + cm.Name }
 
-// keyFile returns the key of an entry's origin "ns/name[key]".
-func keyFile(origin string) string { return origin }
-
 // Apply validates a new version of a ConfigMap and updates the entries in
 // force. The same resourceVersion twice (an informer resync) is a no-op.
 func (s *Store) Apply(cm *corev1.ConfigMap) {
@@ -92,7 +89,7 @@ func (s *Store) Apply(cm *corev1.ConfigMap) {
 	broken := map[string]bool{}
 	for _, p := range res.Problems {
 		if p.Kind == "" && !p.Warning {
-			broken[keyFile(p.File)] = true
+			broken[p.File] = true
 		}
 	}
 	kept := map[string]bool{} // "kind/name" of rejected entries kept at their last good version
@@ -127,12 +124,12 @@ func (s *Store) Apply(cm *corev1.ConfigMap) {
 		}
 	}
 	for name, t := range old.targets {
-		if _, ok := next.targets[name]; !ok && broken[keyFile(t.Origin.File)] {
+		if _, ok := next.targets[name]; !ok && broken[t.Origin.File] {
 			next.targets[name] = t
 		}
 	}
 	for name, w := range old.windows {
-		if _, ok := next.windows[name]; !ok && broken[keyFile(w.Origin.File)] {
+		if _, ok := next.windows[name]; !ok && broken[w.Origin.File] {
 			next.windows[name] = w
 		}
 	}

@@ -216,11 +216,12 @@ func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Ti
 		return out
 	}
 	failed := false
-	for i, chunk := range Chunks(texts, s.cfg.BatchSize, s.cfg.MaxQueryLength) {
+	chunks := Chunks(texts, s.cfg.BatchSize, s.cfg.MaxQueryLength)
+	for i, chunk := range chunks {
 		results, status, err := s.call(ctx, chunk, now)
 		if status == http.StatusTooManyRequests {
 			until := s.startBackoff(now, "HTTP 429 Too Many Requests")
-			rest := slices.Concat(Chunks(texts, s.cfg.BatchSize, s.cfg.MaxQueryLength)[i:]...)
+			rest := slices.Concat(chunks[i:]...)
 			for _, t := range rest {
 				set(t, sources.Result{Err: &sources.RateLimitError{RetryAt: until}})
 			}
