@@ -17,7 +17,7 @@ import (
 func TestHPAFloor(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := newStage(t, ctx, 50, 5*time.Second)
+	s := newStage(t, ctx, stageOptions{rate: 50, startup: 5 * time.Second})
 	s.deploy(t, ctx, 5, 3, 50)
 	start := time.Now().Add(2 * time.Minute).Truncate(time.Second)
 	holdEnd := start.Add(time.Minute + 30*time.Second)

@@ -77,16 +77,24 @@ type Baseline struct {
 // Cycles returns how many evaluations have completed.
 func (e *Engine) Cycles() int64 { return e.cycles.Load() }
 
-// Run evaluates every Interval until ctx ends.
-func (e *Engine) Run(ctx context.Context, clock func() time.Time) {
+// Run evaluates every Interval, and as soon as the poller has stored new
+// readings, until ctx ends: a change of load reaches the board one source
+// round after it happened, not up to one interval later. after, when not
+// nil, runs after each evaluation.
+func (e *Engine) Run(ctx context.Context, clock func() time.Time, after func(now time.Time)) {
 	t := time.NewTicker(e.Interval)
 	defer t.Stop()
 	for {
-		e.Cycle(ctx, clock())
+		now := clock()
+		e.Cycle(ctx, now)
+		if after != nil {
+			after(now)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-e.Poller.Updated():
 		}
 	}
 }

@@ -258,3 +258,43 @@ func TestAPINotFound(t *testing.T) {
 		t.Errorf("unknown metric: %v", err)
 	}
 }
+
+// TestRunWakesOnNewReadings checks that a change of load reaches the
+// external metrics API after the source's refresh, not after the next
+// evaluation interval (an hour here).
+func TestRunWakesOnNewReadings(t *testing.T) {
+	r := newRig(t)
+	r.engine.Interval = time.Hour
+	r.engine.SyncConfig()
+	r.poller.Refresh(context.Background(), config.SourcePrometheus, r.now)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := func() time.Time { return r.now } // r.now is not moved while Run runs
+	evaluated := make(chan struct{}, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.engine.Run(ctx, clock, func(time.Time) { evaluated <- struct{}{} })
+	}()
+	waitValue := func(want string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case <-evaluated:
+				if v, err := r.value(t, "primetime_replicas"); err == nil && v == want {
+					return
+				}
+			case <-deadline:
+				v, err := r.value(t, "primetime_replicas")
+				t.Fatalf("primetime_replicas %q (%v), want %s without waiting for the hourly evaluation", v, err, want)
+			}
+		}
+	}
+	waitValue("20") // 1000 at 50 per replica
+	r.src.set(5000, nil)
+	r.poller.Refresh(context.Background(), config.SourcePrometheus, r.now)
+	waitValue("100")
+	cancel()
+	<-done
+}

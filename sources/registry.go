@@ -35,12 +35,20 @@ type Poller struct {
 	mu      sync.Mutex
 	sources map[config.SourceKind]Registration
 	queries map[config.SourceKind]map[string]Query
+	updated chan struct{}
 }
 
 // NewPoller returns a poller with no source registered.
 func NewPoller(cache *Cache) *Poller {
-	return &Poller{cache: cache, sources: map[config.SourceKind]Registration{}, queries: map[config.SourceKind]map[string]Query{}}
+	return &Poller{
+		cache: cache, sources: map[config.SourceKind]Registration{},
+		queries: map[config.SourceKind]map[string]Query{}, updated: make(chan struct{}, 1),
+	}
 }
+
+// Updated receives after a refresh has stored new readings; several
+// refreshes before a receive coalesce into one.
+func (p *Poller) Updated() <-chan struct{} { return p.updated }
 
 // Register adds a source; the last registration of a kind wins.
 func (p *Poller) Register(r Registration) {
@@ -102,6 +110,10 @@ func (p *Poller) Refresh(ctx context.Context, kind config.SourceKind, now time.T
 			r = Result{Err: fmt.Errorf("%s returned nothing for this query", kind)}
 		}
 		p.cache.Put(q.Key(), r, now)
+	}
+	select {
+	case p.updated <- struct{}{}:
+	default:
 	}
 }
 

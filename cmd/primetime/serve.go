@@ -359,21 +359,19 @@ func (d *daemon) lead(ctx context.Context) {
 		return
 	case <-time.After(min(d.o.interval, 2*time.Second)):
 	}
-	t := time.NewTicker(d.o.interval)
-	defer t.Stop()
-	for {
-		now := time.Now()
-		d.engine.Cycle(ctx, now)
+	// The followers get the decisions once an interval, however often the
+	// leader evaluates.
+	var published time.Time
+	d.engine.Run(ctx, time.Now, func(now time.Time) {
+		if now.Sub(published) < d.o.interval*9/10 {
+			return
+		}
+		published = now
 		st := &ha.State{At: now, Leader: d.o.identity, Decisions: d.board.All(), Baselines: d.engine.ExportBaselines()}
 		if err := ha.Publish(ctx, d.client, d.o.namespace, st); err != nil && ctx.Err() == nil {
 			d.log.Warn("cannot hand the decisions to the followers", zap.Error(err))
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 func serveHTTP(addr string, reg *prometheus.Registry, ready func() bool, log *zap.Logger) *http.Server {

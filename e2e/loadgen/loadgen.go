@@ -54,6 +54,9 @@ func (g *Generator) advance() {
 	}
 }
 
+// Port is the port each pod's counter is served on.
+func (g *Generator) Port() int { return g.port }
+
 // SetRate changes the total request rate.
 func (g *Generator) SetRate(rate float64) {
 	g.mu.Lock()

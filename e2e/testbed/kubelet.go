@@ -22,9 +22,10 @@ type Kubelet struct {
 	c            *Cluster
 	namespace    string
 	startupDelay time.Duration
-	// OnStart is called with a pod's address when it gets one, OnStop when
-	// the pod goes away (the load generator serves those addresses).
-	onStart, onStop func(ip string)
+	// onReady is called with a pod's address when it becomes ready (its
+	// Service would send it traffic from then on), onStop when the pod
+	// goes away: the load generator serves those addresses.
+	onReady, onStop func(ip string)
 
 	mu   sync.Mutex
 	ips  map[types.UID]string
@@ -33,8 +34,8 @@ type Kubelet struct {
 }
 
 // StartKubelet starts playing the kubelet for namespace until ctx ends.
-func (c *Cluster) StartKubelet(ctx context.Context, namespace string, startupDelay time.Duration, onStart, onStop func(ip string)) *Kubelet {
-	k := &Kubelet{c: c, namespace: namespace, startupDelay: startupDelay, onStart: onStart, onStop: onStop, ips: map[types.UID]string{}, next: 1}
+func (c *Cluster) StartKubelet(ctx context.Context, namespace string, startupDelay time.Duration, onReady, onStop func(ip string)) *Kubelet {
+	k := &Kubelet{c: c, namespace: namespace, startupDelay: startupDelay, onReady: onReady, onStop: onStop, ips: map[types.UID]string{}, next: 1}
 	factory := informers.NewSharedInformerFactoryWithOptions(c.Client, time.Minute, informers.WithNamespace(namespace))
 	inf := factory.Core().V1().Pods().Informer()
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -95,9 +96,6 @@ func (k *Kubelet) run(ctx context.Context, p *corev1.Pod) {
 		return
 	}
 	ip := k.allocate(p.UID)
-	if k.onStart != nil {
-		k.onStart(ip)
-	}
 	now := metav1.Now()
 	cond := func(t corev1.PodConditionType, s corev1.ConditionStatus) corev1.PodCondition {
 		return corev1.PodCondition{Type: t, Status: s, LastTransitionTime: now}
@@ -118,7 +116,16 @@ func (k *Kubelet) run(ctx context.Context, p *corev1.Pod) {
 	ready := metav1.Now()
 	status.Conditions[2] = corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: ready}
 	status.Conditions[3] = corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: ready}
-	k.patchStatus(ctx, p.Name, status)
+	if k.patchStatus(ctx, p.Name, status) && k.onReady != nil && k.holds(p.UID, ip) {
+		k.onReady(ip)
+	}
+}
+
+// holds reports whether the pod still has the address (it was not deleted).
+func (k *Kubelet) holds(uid types.UID, ip string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.ips[uid] == ip
 }
 
 func (k *Kubelet) patchStatus(ctx context.Context, name string, status corev1.PodStatus) bool {

@@ -33,6 +33,15 @@ const (
 	DefaultConcurrency = 32
 	// maxBody bounds what is read from one pod.
 	maxBody = 16 << 20
+	// A pod seen for the first time that became ready between
+	// firstRateMin and firstRateMax ago is new behind its Service: its
+	// counter grew from about zero since then, so the counter over that
+	// time is its rate. Without it the pods that take their share of the
+	// traffic would be missing from the sum for one round, and a scale-up
+	// would read as a fall in load. firstRateMin keeps a readiness time
+	// truncated to the second from inflating the rate.
+	firstRateMin = 2 * time.Second
+	firstRateMax = 30 * time.Second
 )
 
 // Config tunes the scrape source.
@@ -107,7 +116,9 @@ type scrapeJob struct {
 	pod     types.UID
 	url     string
 	counter string
-	value   float64
+	// readySince is when the pod became ready.
+	readySince time.Time
+	value      float64
 	err     error
 }
 
@@ -136,10 +147,11 @@ func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Ti
 			}
 			present[q.Key()][p.UID] = true
 			jobs = append(jobs, &scrapeJob{
-				key:     q.Key(),
-				pod:     p.UID,
-				url:     "http://" + net.JoinHostPort(p.Status.PodIP, strconv.Itoa(int(sc.Port))) + sc.Path,
-				counter: sc.Counter,
+				key:        q.Key(),
+				pod:        p.UID,
+				url:        "http://" + net.JoinHostPort(p.Status.PodIP, strconv.Itoa(int(sc.Port))) + sc.Path,
+				counter:    sc.Counter,
+				readySince: readySince(p),
 			})
 		}
 	}
@@ -179,10 +191,24 @@ func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Ti
 	return out
 }
 
-// scrapeable reports whether a pod can be scraped: running, with an
-// address, and not on its way out.
+// scrapeable reports whether a pod serves load: running, ready (so that
+// its Service sends it traffic), with an address, and not on its way out.
+// A pod still starting serves nothing and may not answer yet.
 func scrapeable(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" && p.DeletionTimestamp == nil
+	return p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" && p.DeletionTimestamp == nil && !readySince(p).IsZero()
+}
+
+// readySince returns when the pod became ready, or zero if it is not.
+func readySince(p *corev1.Pod) time.Time {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			if c.LastTransitionTime.IsZero() {
+				return time.Unix(0, 0) // ready, since an unknown time
+			}
+			return c.LastTransitionTime.Time
+		}
+	}
+	return time.Time{}
 }
 
 // sum folds one round of scrapes of a query's pods into their rates and
@@ -191,7 +217,9 @@ func scrapeable(p *corev1.Pod) bool {
 // A pod's rate is its counter's increase since its previous scrape over
 // the time between them; a counter that went down was reset (the process
 // restarted), so its whole value is the increase. A new pod has no rate
-// until its second scrape. A pod whose scrape fails keeps its last rate for
+// until its second scrape, unless it became ready moments ago (see
+// firstRateMin): then its counter over its time in service is its rate. A
+// pod whose scrape fails keeps its last rate for
 // MaxRateAge; beyond that its share is estimated from the other pods, so
 // that a failing pod never reads as zero load. If more than half of the
 // pods cannot be read, the result is an error.
@@ -217,7 +245,13 @@ func (s *Source) sum(st map[types.UID]*podState, jobs []*scrapeJob, now time.Tim
 			continue
 		}
 		if ps == nil {
-			st[j.pod] = &podState{value: j.value, at: now}
+			ps = &podState{value: j.value, at: now}
+			st[j.pod] = ps
+			if inService := now.Sub(j.readySince); inService >= firstRateMin && inService <= firstRateMax {
+				ps.rate, ps.rateAt, ps.hasRate = j.value/inService.Seconds(), now, true
+				total += ps.rate
+				withRate++
+			}
 			continue
 		}
 		if dt := now.Sub(ps.at).Seconds(); dt > 0 {

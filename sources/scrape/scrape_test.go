@@ -80,11 +80,22 @@ func (f *farm) addAll(delta float64, pods ...int) {
 	}
 }
 
+// pod is a running pod, ready since long before the tests' clock.
 func pod(i int, app string) *corev1.Pod {
-	return &corev1.Pod{
+	return podReadyAt(i, app, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
+}
+
+// podReadyAt is a running pod that became ready at readyAt; zero for one
+// still starting.
+func podReadyAt(i int, app string, readyAt time.Time) *corev1.Pod {
+	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Namespace: "shop", UID: types.UID(fmt.Sprintf("uid-%d", i)), Labels: map[string]string{"app": app}},
 		Status:     corev1.PodStatus{Phase: corev1.PodRunning, PodIP: podIP(i)},
 	}
+	if !readyAt.IsZero() {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(readyAt)}}
+	}
+	return p
 }
 
 func scrapeQuery(port int) sources.Query {
@@ -176,6 +187,32 @@ func TestPodsComeAndGo(t *testing.T) {
 	}
 	waitForPods(t, r, 2)
 	r.farm.addAll(50, 2, 3)
+	wantRate(t, r.round(t), 20)
+}
+
+// TestNewPodsTakeTheirShareAtOnce is a scale-up behind a Service: the
+// traffic spreads over the pods that became ready, and the sum must stay
+// the total load, not fall by their share for a round (which would read as
+// a drop in load just as capacity is added). Pods still starting are not
+// scraped.
+func TestNewPodsTakeTheirShareAtOnce(t *testing.T) {
+	r := newRig(t, 2, 4)
+	r.round(t)
+	r.farm.addAll(50, 1, 2) // 20/s over two pods
+	wantRate(t, r.round(t), 20)
+
+	ready := r.now
+	for _, p := range []*corev1.Pod{podReadyAt(3, "web", ready), podReadyAt(4, "web", time.Time{})} {
+		if _, err := r.client.CoreV1().Pods("shop").Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitForPods(t, r, 4)
+	r.farm.set(4, 1000) // starting: answers, but gets no traffic and is not counted
+	// Still 20/s, now over three pods for the 5 s of the round.
+	r.farm.addAll(100.0/3, 1, 2, 3)
+	wantRate(t, r.round(t), 20)
+	r.farm.addAll(100.0/3, 1, 2, 3)
 	wantRate(t, r.round(t), 20)
 }
 
