@@ -29,32 +29,17 @@ func TestUnplannedSpike(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const hpaSync, scrapeInterval = 15 * time.Second, 5 * time.Second
-	s := newStage(t, ctx, stageOptions{rate: 50, startup: 5 * time.Second, hpaSync: hpaSync})
+	s := newStage(t, ctx, stageOptions{rate: 45, startup: 5 * time.Second, hpaSync: hpaSync})
 	s.deploy(t, ctx, 5, 2, 50)
 	s.configure(t, ctx, scrapeTarget(s.gen.Port()), "")
 	StartPrimetime(t, s.c, "--interval=15s")
 
-	// Settled at 50 requests/s: 5 replicas, all ready, for a while.
-	settled := time.Time{}
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Since(settled) < 20*time.Second || settled.IsZero() {
-		spec, ready := s.replicas(ctx)
-		switch {
-		case spec != 5 || ready != 5:
-			settled = time.Time{}
-		case settled.IsZero():
-			settled = time.Now()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not settled at 5 ready replicas for 20 s at 50 requests/s: %d of %d ready", ready, spec)
-		}
-		time.Sleep(time.Second)
-	}
+	s.settle(t, ctx, 5) // 45 requests/s at 10 per replica
 
-	// 5x: 250 requests/s need 25 replicas.
-	const need = 25
+	// 5x: 225 requests/s need 23 replicas.
+	const need = 23
 	spike := time.Now()
-	s.gen.SetRate(250)
+	s.gen.SetRate(225)
 	limit := scrapeInterval + 2*hpaSync
 	var scaled, ready time.Time
 	for time.Since(spike) < limit+time.Minute && ready.IsZero() {
@@ -81,7 +66,7 @@ func TestUnplannedSpike(t *testing.T) {
 	// read as a fall in load.
 	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
 		if spec, _ := s.replicas(ctx); spec < need {
-			t.Fatalf("fell back to %d replicas at 250 requests/s", spec)
+			t.Fatalf("fell back to %d replicas at 225 requests/s", spec)
 		}
 	}
 }

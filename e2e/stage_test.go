@@ -136,3 +136,22 @@ func (s *stage) replicas(ctx context.Context) (spec, ready int32) {
 	}
 	return *d.Spec.Replicas, d.Status.ReadyReplicas
 }
+
+// settle waits until primetime publishes want for the web target and the
+// Deployment has had want ready replicas for 10 s.
+func (s *stage) settle(t *testing.T, ctx context.Context, want int32) {
+	t.Helper()
+	var since time.Time
+	testbed.Eventually(t, 3*time.Minute, time.Second, func() (bool, string) {
+		v, err := externalValue(ctx, s.c, "storefront", "primetime_replicas", "web")
+		spec, ready := s.replicas(ctx)
+		if err != nil || v != fmt.Sprint(want) || spec != want || ready != want {
+			since = time.Time{}
+			return false, fmt.Sprintf("primetime_replicas %q (%v), %d replicas, %d ready; want %d", v, err, spec, ready, want)
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		return time.Since(since) >= 10*time.Second, "settling"
+	})
+}

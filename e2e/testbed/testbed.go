@@ -180,7 +180,20 @@ func Eventually(t testing.TB, timeout, interval time.Duration, cond func() (bool
 // Prometheus is a real Prometheus server started by a test.
 type Prometheus struct {
 	*Process
-	URL string
+	URL  string
+	bin  string
+	args []string
+}
+
+// Restart starts the killed server again on the same address with the
+// same configuration and data, and waits until it is ready.
+func (p *Prometheus) Restart(t testing.TB) {
+	t.Helper()
+	if !p.Exited() {
+		t.Fatal("Restart: Prometheus is still running; Kill it first")
+	}
+	p.Process = Start(t, p.bin, p.args...)
+	WaitHTTP(t, p.URL+"/-/ready", 60*time.Second, p.Process)
 }
 
 // PrometheusOptions configures StartPrometheus.
@@ -232,14 +245,15 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	port := FreePort(t)
-	p := Start(t, bin,
-		"--config.file="+cfgFile,
-		"--storage.tsdb.path="+data,
+	args := []string{
+		"--config.file=" + cfgFile,
+		"--storage.tsdb.path=" + data,
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
 		"--storage.tsdb.retention.time=30d",
 		"--log.level=warn",
-	)
+	}
+	p := Start(t, bin, args...)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	WaitHTTP(t, url+"/-/ready", 60*time.Second, p)
-	return &Prometheus{Process: p, URL: url}
+	return &Prometheus{Process: p, URL: url, bin: bin, args: args}
 }

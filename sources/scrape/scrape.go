@@ -33,13 +33,13 @@ const (
 	DefaultConcurrency = 32
 	// maxBody bounds what is read from one pod.
 	maxBody = 16 << 20
-	// A pod seen for the first time that became ready between
-	// firstRateMin and firstRateMax ago is new behind its Service: its
-	// counter grew from about zero since then, so the counter over that
-	// time is its rate. Without it the pods that take their share of the
-	// traffic would be missing from the sum for one round, and a scale-up
-	// would read as a fall in load. firstRateMin keeps a readiness time
-	// truncated to the second from inflating the rate.
+	// A pod seen for the first time that became ready less than
+	// firstRateMax ago is new behind its Service: its counter grew from
+	// about zero since then, and what it served belongs in the round's sum.
+	// Without it the pods that take their share of the traffic would be
+	// missing from the sum for one round, and a scale-up would read as a
+	// fall in load. firstRateMin keeps a readiness time truncated to the
+	// second from inflating the rate of a pod that is the query's first.
 	firstRateMin = 2 * time.Second
 	firstRateMax = 30 * time.Second
 )
@@ -218,8 +218,10 @@ func readySince(p *corev1.Pod) time.Time {
 // the time between them; a counter that went down was reset (the process
 // restarted), so its whole value is the increase. A new pod has no rate
 // until its second scrape, unless it became ready moments ago (see
-// firstRateMin): then its counter over its time in service is its rate. A
-// pod whose scrape fails keeps its last rate for
+// firstRateMax): then its whole counter was served in this round, and is
+// divided by the round's length like the other pods' increases, so that
+// the sum is what all the pods served over the round. A pod whose scrape
+// fails keeps its last rate for
 // MaxRateAge; beyond that its share is estimated from the other pods, so
 // that a failing pod never reads as zero load. If more than half of the
 // pods cannot be read, the result is an error.
@@ -230,6 +232,13 @@ func (s *Source) sum(st map[types.UID]*podState, jobs []*scrapeJob, now time.Tim
 	var total float64
 	withRate, unknown := 0, 0
 	var firstErr error
+	// The previous round: the latest earlier scrape of a pod of this query.
+	var prevRound time.Time
+	for _, j := range jobs {
+		if ps := st[j.pod]; ps != nil && ps.at.After(prevRound) {
+			prevRound = ps.at
+		}
+	}
 	for _, j := range jobs {
 		ps := st[j.pod]
 		if j.err != nil {
@@ -247,8 +256,13 @@ func (s *Source) sum(st map[types.UID]*podState, jobs []*scrapeJob, now time.Tim
 		if ps == nil {
 			ps = &podState{value: j.value, at: now}
 			st[j.pod] = ps
-			if inService := now.Sub(j.readySince); inService >= firstRateMin && inService <= firstRateMax {
-				ps.rate, ps.rateAt, ps.hasRate = j.value/inService.Seconds(), now, true
+			inService := now.Sub(j.readySince)
+			over := inService
+			if !prevRound.IsZero() {
+				over = max(over, now.Sub(prevRound))
+			}
+			if inService <= firstRateMax && over >= firstRateMin {
+				ps.rate, ps.rateAt, ps.hasRate = j.value/over.Seconds(), now, true
 				total += ps.rate
 				withRate++
 			}

@@ -201,7 +201,8 @@ func TestNewPodsTakeTheirShareAtOnce(t *testing.T) {
 	r.farm.addAll(50, 1, 2) // 20/s over two pods
 	wantRate(t, r.round(t), 20)
 
-	ready := r.now
+	// Pod 3 becomes ready half-way through the next round.
+	ready := r.now.Add(2500 * time.Millisecond)
 	for _, p := range []*corev1.Pod{podReadyAt(3, "web", ready), podReadyAt(4, "web", time.Time{})} {
 		if _, err := r.client.CoreV1().Pods("shop").Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -209,8 +210,9 @@ func TestNewPodsTakeTheirShareAtOnce(t *testing.T) {
 	}
 	waitForPods(t, r, 4)
 	r.farm.set(4, 1000) // starting: answers, but gets no traffic and is not counted
-	// Still 20/s, now over three pods for the 5 s of the round.
-	r.farm.addAll(100.0/3, 1, 2, 3)
+	// Still 20/s: over pods 1 and 2 for 2.5 s, then over the three.
+	r.farm.addAll(25, 1, 2)
+	r.farm.addAll(50.0/3, 1, 2, 3)
 	wantRate(t, r.round(t), 20)
 	r.farm.addAll(100.0/3, 1, 2, 3)
 	wantRate(t, r.round(t), 20)
