@@ -66,29 +66,60 @@ type Primetime struct {
 	MetricsAddr string
 }
 
-// servingCert makes primetime's serving certificate and registers the
-// APIService with its CA.
-func servingCert(t testing.TB, c *testbed.Cluster, port int) (certFile, keyFile string) {
+// servingCert is primetime's serving certificate and the CA the
+// APIService trusts.
+type servingCert struct {
+	caPEM             []byte
+	certFile, keyFile string
+}
+
+func newServingCert(t testing.TB) servingCert {
 	t.Helper()
 	ca := testbed.NewCA(t, "primetime-ca")
 	cert, key := ca.Issue(t, "primetime", "primetime.primetime.svc", "localhost", "127.0.0.1")
 	dir := t.TempDir()
-	c.ExternalMetricsServer(t, "primetime", "primetime", port, ca.CertPEM)
-	return testbed.WriteFile(t, dir, "tls.crt", cert), testbed.WriteFile(t, dir, "tls.key", key)
+	return servingCert{caPEM: ca.CertPEM, certFile: testbed.WriteFile(t, dir, "tls.crt", cert), keyFile: testbed.WriteFile(t, dir, "tls.key", key)}
 }
 
-// StartPrimetime starts primetime serve against the cluster. extra flags
-// are appended. The first replica registers the APIService.
+// StartPrimetime starts primetime serve against the cluster and registers
+// it as the external metrics API. extra flags are appended.
 func StartPrimetime(t testing.TB, c *testbed.Cluster, extra ...string) *Primetime {
 	t.Helper()
-	bin := primetimeBinary(t)
+	cert := newServingCert(t)
 	port := testbed.FreePort(t)
-	certFile, keyFile := servingCert(t, c, port)
+	c.ExternalMetricsServer(t, "primetime", "primetime", port, cert.caPEM)
+	return startPrimetime(t, c, port, cert, extra...)
+}
+
+// StartPrimetimeReplicas starts n replicas of primetime serve electing a
+// leader, behind one Service (a proxy, as kube-proxy would be) that the
+// APIService points to. Replica i has the identity primetime-i.
+func StartPrimetimeReplicas(t testing.TB, c *testbed.Cluster, n int, extra ...string) []*Primetime {
+	t.Helper()
+	cert := newServingCert(t)
+	ports := make([]int, n)
+	backends := make([]string, n)
+	for i := range ports {
+		ports[i] = testbed.FreePort(t)
+		backends[i] = fmt.Sprintf("127.0.0.1:%d", ports[i])
+	}
+	proxy := testbed.StartServiceProxy(t, backends...)
+	c.ExternalMetricsServer(t, "primetime", "primetime", proxy.Port, cert.caPEM)
+	out := make([]*Primetime, n)
+	for i := range out {
+		out[i] = startPrimetime(t, c, ports[i], cert, append([]string{"--leader-elect", fmt.Sprintf("--identity=primetime-%d", i)}, extra...)...)
+	}
+	return out
+}
+
+func startPrimetime(t testing.TB, c *testbed.Cluster, port int, cert servingCert, extra ...string) *Primetime {
+	t.Helper()
+	bin := primetimeBinary(t)
 	metrics := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(t))
 	args := append([]string{"serve",
 		"--kubeconfig=" + c.Kubeconfig,
 		fmt.Sprintf("--secure-port=%d", port), "--bind-address=127.0.0.1",
-		"--tls-cert-file=" + certFile, "--tls-private-key-file=" + keyFile,
+		"--tls-cert-file=" + cert.certFile, "--tls-private-key-file=" + cert.keyFile,
 		"--metrics-addr=" + metrics, "--namespace=primetime", "--log-level=info",
 	}, extra...)
 	p := testbed.Start(t, bin, args...)

@@ -78,7 +78,7 @@ func (s *stage) deploy(t *testing.T, ctx context.Context, replicas, minReplicas,
 		t.Fatal(err)
 	}
 	zero, period := int32(0), int32(5)
-	one := resource.MustParse("1")
+	one, noTolerance := resource.MustParse("1"), resource.MustParse("0")
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "storefront"},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
@@ -89,7 +89,10 @@ func (s *stage) deploy(t *testing.T, ctx context.Context, replicas, minReplicas,
 				Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &one},
 			}}},
 			Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
-				ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero,
+				// Tolerance 0, as README recommends: primetime publishes
+				// whole replicas, and a last step of a ramp (17 → 18) is
+				// within the default 10%.
+				ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero, Tolerance: &noTolerance,
 					Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: 100, PeriodSeconds: period}}},
 				ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero,
 					Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: period}}},
@@ -154,4 +157,20 @@ func (s *stage) settle(t *testing.T, ctx context.Context, want int32) {
 		}
 		return time.Since(since) >= 10*time.Second, "settling"
 	})
+}
+
+// paceScaleUp gives the HPA the scale-up pace of the Kubernetes default
+// behaviour without its doubling: pods more replicas per period, so that
+// reaching a floor is a ramp.
+func (s *stage) paceScaleUp(t *testing.T, ctx context.Context, pods, periodSeconds int32) {
+	t.Helper()
+	hpas := s.c.Client.AutoscalingV2().HorizontalPodAutoscalers("storefront")
+	h, err := hpas.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Spec.Behavior.ScaleUp.Policies = []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: pods, PeriodSeconds: periodSeconds}}
+	if _, err := hpas.Update(ctx, h, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/primetime-dev/primetime/e2e/testbed"
+	"github.com/primetime-dev/primetime/scaler/ha"
+)
+
+// TestFailover is scenario f: two primetime replicas elect a leader; the
+// leader is killed (SIGKILL, the Lease is not released) while the
+// Deployment ramps up to a TV spot's floor. The other replica must take
+// over within the lease duration plus a retry, keep serving the external
+// metrics API meanwhile, and the ramp must complete before the spot with
+// no replica decrease.
+func TestFailover(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newStage(t, ctx, stageOptions{rate: 45, startup: 20 * time.Second})
+	s.deploy(t, ctx, 5, 2, 50)
+	s.paceScaleUp(t, ctx, 4, 15) // 5 → 18 takes four steps: a ramp of about a minute
+	start := time.Now().Add(3 * time.Minute).Truncate(time.Second)
+	s.configure(t, ctx, webTarget("2m", "metric"), fmt.Sprintf(`windows:
+  - name: tf1-spot
+    start: %q
+    duration: 1m
+    cooldown: 1m
+    expect: 4x
+    targets: [storefront/web]
+`, start.UTC().Format(time.RFC3339)))
+	replicas := StartPrimetimeReplicas(t, s.c, 2, "--prometheus-url="+s.prom.URL, "--interval=5s")
+
+	leaderOf := func() (leader, other *Primetime) {
+		for i, p := range replicas {
+			if v, ok := p.Metric("primetime_leader"); ok && v == 1 {
+				return p, replicas[1-i]
+			}
+		}
+		return nil, nil
+	}
+	var leader, survivor *Primetime
+	testbed.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
+		leader, survivor = leaderOf()
+		return leader != nil, "no replica leads"
+	})
+
+	// Kill the leader once the ramp to the floor is under way.
+	testbed.Eventually(t, time.Until(start), 250*time.Millisecond, func() (bool, string) {
+		spec, ready := s.replicas(ctx)
+		return spec >= 9, fmt.Sprintf("%d replicas (%d ready), waiting for the ramp to pass 9", spec, ready)
+	})
+	// 4 × 45 requests/s at 10 per replica: 18, give or take what
+	// Prometheus read when the floor was latched.
+	v, err := externalValue(ctx, s.c, "storefront", "primetime_replicas", "web")
+	var floor int32
+	if _, scanErr := fmt.Sscan(v, &floor); err != nil || scanErr != nil || floor < 17 || floor > 20 {
+		t.Fatalf("primetime_replicas %q (%v) before the kill, want the spot's floor of about 18", v, err)
+	}
+	spec, ready := s.replicas(ctx)
+	if spec >= floor {
+		t.Fatalf("the ramp is over (%d replicas) before the leader could be killed mid-way", spec)
+	}
+	leader.Kill()
+	killed := time.Now()
+	t.Logf("killed the leader at %d replicas (%d ready), %s before the spot", spec, ready, start.Sub(killed).Round(time.Second))
+
+	// Until the spot: the survivor takes over, the API keeps answering the
+	// floor, and the Deployment never shrinks.
+	var tookOver, reached time.Time
+	served, failed := 0, 0
+	last := spec
+	for time.Now().Before(start) {
+		if tookOver.IsZero() {
+			if v, ok := survivor.Metric("primetime_leader"); ok && v == 1 {
+				tookOver = time.Now()
+			}
+			switch v, err := externalValue(ctx, s.c, "storefront", "primetime_replicas", "web"); {
+			case err != nil:
+				if failed == 0 {
+					t.Logf("the API failed %s after the kill: %v", time.Since(killed).Round(100*time.Millisecond), err)
+				}
+				failed++
+			case v != fmt.Sprint(floor):
+				t.Errorf("primetime_replicas %s during the takeover, want the floor %d the leader had latched", v, floor)
+			default:
+				served++
+			}
+		}
+		spec, ready := s.replicas(ctx)
+		if spec < last {
+			t.Fatalf("replicas fell from %d to %d %s after the leader was killed", last, spec, time.Since(killed).Round(time.Second))
+		}
+		last = spec
+		if ready >= floor && reached.IsZero() {
+			reached = time.Now()
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if tookOver.IsZero() {
+		t.Fatalf("the surviving replica never took over")
+	}
+	takeover := tookOver.Sub(killed)
+	limit := ha.LeaseDuration + ha.RetryPeriod*22/10 // client-go jitters the retry period by up to 1.2x
+	t.Logf("scenario f: the survivor led %s after the kill (lease %s, retry %s); the API answered %d of %d requests meanwhile",
+		takeover.Round(100*time.Millisecond), ha.LeaseDuration, ha.RetryPeriod, served, served+failed)
+	if takeover > limit {
+		t.Errorf("takeover took %s, more than the lease duration plus a retry (%s)", takeover.Round(100*time.Millisecond), limit)
+	}
+	if served == 0 {
+		t.Errorf("the external metrics API never answered during the takeover (%d failures)", failed)
+	}
+	if reached.IsZero() {
+		spec, ready := s.replicas(ctx)
+		t.Fatalf("at the spot's start: %d ready of %d replicas, want %d ready", ready, spec, floor)
+	}
+	t.Logf("scenario f: %d ready replicas %s before the spot, no replica lost", floor, start.Sub(reached).Round(time.Second))
+}
