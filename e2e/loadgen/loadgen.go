@@ -7,13 +7,31 @@ package loadgen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// serving counts the servers of all generators still open.
+var serving atomic.Int64
+
+// Serving returns how many pod and aggregate servers are still open, over
+// all generators: 0 once every generator is closed and every aggregate's
+// context has ended.
+func Serving() int { return int(serving.Load()) }
+
+// serve runs srv on l in the background, counted in serving until it
+// stops.
+func serve(srv *http.Server, l net.Listener) {
+	serving.Add(1)
+	go func() {
+		defer serving.Add(-1)
+		_ = srv.Serve(l)
+	}()
+}
 
 // Generator serves the counters.
 type Generator struct {
@@ -98,7 +116,7 @@ func (g *Generator) AddPod(ip string) error {
 		fmt.Fprint(w, counterText(v))
 	})}
 	g.pods[ip] = p
-	go func() { _ = p.srv.Serve(l) }()
+	serve(p.srv, l)
 	return nil
 }
 
@@ -130,11 +148,7 @@ func (g *Generator) ServeAggregate(ctx context.Context, addr string) (string, er
 		g.mu.Unlock()
 		fmt.Fprint(w, counterText(v))
 	})}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return
-		}
-	}()
+	serve(srv, l)
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	return l.Addr().String(), nil
 }

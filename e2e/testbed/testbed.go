@@ -87,6 +87,7 @@ func Start(t testing.TB, name string, args ...string) *Process {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
+	recordStart(filepath.Base(name), cmd.Process.Pid)
 	p := &Process{Name: filepath.Base(name), cmd: cmd, out: out, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
