@@ -46,10 +46,9 @@ bench: ## The benchmarks quoted in docs/performance.md
 	$(GO) test -run '^$$' -bench . -benchmem ./policies/... ./sources/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./scaler/metricsapi/
 
-demo:
-	@echo "make demo is not built yet (issue 5): the daemon and the real-cluster harness exist (make e2e), the demo driver does not."
-	@echo "What works today: make build, then bin/primetime lint|plan|version (see README.md)."
-	@exit 1
+demo: deps e2e-deps ## A TV spot on a local control plane, live in the terminal (Ctrl-C stops and cleans up)
+	$(GO) build -o bin/primetime-demo ./e2e/demo
+	bin/primetime-demo $(DEMO_FLAGS)
 
 clean:
 	rm -rf bin

@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/primetime-dev/primetime/e2e/stage"
 	"github.com/primetime-dev/primetime/e2e/testbed"
 	"github.com/primetime-dev/primetime/policies/config"
 )
@@ -46,15 +47,15 @@ func TestBadConfig(t *testing.T) {
     expect: 2x
     targets: [storefront/*]
 `, now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
-	if _, err := cms.Create(ctx, configMap("storefront", "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
+	if _, err := cms.Create(ctx, stage.ConfigMap("storefront", "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cms.Create(ctx, configMap("storefront", "spots", config.LabelWindows, "spots.yaml", windows), metav1.CreateOptions{}); err != nil {
+	if _, err := cms.Create(ctx, stage.ConfigMap("storefront", "spots", config.LabelWindows, "spots.yaml", windows), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// No Prometheus at all: the load is unknown, yet the good window's
 	// floor of 17 replicas is published.
-	p := StartPrimetime(t, c, "--prometheus-url=http://127.0.0.1:1", "--interval=2s")
+	p := stage.StartPrimetime(t, c, "--prometheus-url=http://127.0.0.1:1", "--interval=2s")
 
 	testbed.Eventually(t, 60*time.Second, time.Second, func() (bool, string) {
 		events, err := c.Client.CoreV1().Events("storefront").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=spots,reason=InvalidEntry"})
@@ -68,7 +69,7 @@ func TestBadConfig(t *testing.T) {
 		return true, ""
 	})
 	testbed.Eventually(t, 60*time.Second, time.Second, func() (bool, string) {
-		v, err := externalValue(ctx, c, "storefront", "primetime_replicas", "web")
+		v, err := stage.ExternalValue(ctx, c, "storefront", "primetime_replicas", "web")
 		return err == nil && v == "17", fmt.Sprintf("primetime_replicas %q %v", v, err)
 	})
 	if v, ok := p.Metric("primetime_config_entries", `kind="windows"`, `state="invalid"`); !ok || v != 1 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/primetime-dev/primetime/e2e/stage"
 	"github.com/primetime-dev/primetime/e2e/testbed"
 	"github.com/primetime-dev/primetime/scaler/ha"
 )
@@ -19,11 +20,11 @@ import (
 func TestFailover(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := newStage(t, ctx, stageOptions{rate: 45, startup: 20 * time.Second})
-	s.deploy(t, ctx, 5, 2, 50)
-	s.paceScaleUp(t, ctx, 4, 15) // 5 → 18 takes four steps: a ramp of about a minute
+	s := stage.New(t, ctx, stage.Options{Rate: 45, Startup: 20 * time.Second})
+	s.Deploy(t, ctx, 5, 2, 50)
+	s.PaceScaleUp(t, ctx, 4, 15) // 5 → 18 takes four steps: a ramp of about a minute
 	start := time.Now().Add(3 * time.Minute).Truncate(time.Second)
-	s.configure(t, ctx, webTarget("2m", "metric"), fmt.Sprintf(`windows:
+	s.Configure(t, ctx, stage.WebTarget("2m", "metric"), fmt.Sprintf(`windows:
   - name: tf1-spot
     start: %q
     duration: 1m
@@ -31,9 +32,9 @@ func TestFailover(t *testing.T) {
     expect: 4x
     targets: [storefront/web]
 `, start.UTC().Format(time.RFC3339)))
-	replicas := StartPrimetimeReplicas(t, s.c, 2, "--prometheus-url="+s.prom.URL, "--interval=5s")
+	replicas := stage.StartPrimetimeReplicas(t, s.C, 2, "--prometheus-url="+s.Prom.URL, "--interval=5s")
 
-	leaderOf := func() (leader, other *Primetime) {
+	leaderOf := func() (leader, other *stage.Primetime) {
 		for i, p := range replicas {
 			if v, ok := p.Metric("primetime_leader"); ok && v == 1 {
 				return p, replicas[1-i]
@@ -41,7 +42,7 @@ func TestFailover(t *testing.T) {
 		}
 		return nil, nil
 	}
-	var leader, survivor *Primetime
+	var leader, survivor *stage.Primetime
 	testbed.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
 		leader, survivor = leaderOf()
 		return leader != nil, "no replica leads"
@@ -49,17 +50,17 @@ func TestFailover(t *testing.T) {
 
 	// Kill the leader once the ramp to the floor is under way.
 	testbed.Eventually(t, time.Until(start), 250*time.Millisecond, func() (bool, string) {
-		spec, ready := s.replicas(ctx)
+		spec, ready := s.Replicas(ctx)
 		return spec >= 9, fmt.Sprintf("%d replicas (%d ready), waiting for the ramp to pass 9", spec, ready)
 	})
 	// 4 × 45 requests/s at 10 per replica: 18, give or take what
 	// Prometheus read when the floor was latched.
-	v, err := externalValue(ctx, s.c, "storefront", "primetime_replicas", "web")
+	v, err := stage.ExternalValue(ctx, s.C, "storefront", "primetime_replicas", "web")
 	var floor int32
 	if _, scanErr := fmt.Sscan(v, &floor); err != nil || scanErr != nil || floor < 17 || floor > 20 {
 		t.Fatalf("primetime_replicas %q (%v) before the kill, want the spot's floor of about 18", v, err)
 	}
-	spec, ready := s.replicas(ctx)
+	spec, ready := s.Replicas(ctx)
 	if spec >= floor {
 		t.Fatalf("the ramp is over (%d replicas) before the leader could be killed mid-way", spec)
 	}
@@ -77,7 +78,7 @@ func TestFailover(t *testing.T) {
 			if v, ok := survivor.Metric("primetime_leader"); ok && v == 1 {
 				tookOver = time.Now()
 			}
-			switch v, err := externalValue(ctx, s.c, "storefront", "primetime_replicas", "web"); {
+			switch v, err := stage.ExternalValue(ctx, s.C, "storefront", "primetime_replicas", "web"); {
 			case err != nil:
 				if failed == 0 {
 					t.Logf("the API failed %s after the kill: %v", time.Since(killed).Round(100*time.Millisecond), err)
@@ -89,7 +90,7 @@ func TestFailover(t *testing.T) {
 				served++
 			}
 		}
-		spec, ready := s.replicas(ctx)
+		spec, ready := s.Replicas(ctx)
 		if spec < last {
 			t.Fatalf("replicas fell from %d to %d %s after the leader was killed", last, spec, time.Since(killed).Round(time.Second))
 		}
@@ -113,7 +114,7 @@ func TestFailover(t *testing.T) {
 		t.Errorf("the external metrics API never answered during the takeover (%d failures)", failed)
 	}
 	if reached.IsZero() {
-		spec, ready := s.replicas(ctx)
+		spec, ready := s.Replicas(ctx)
 		t.Fatalf("at the spot's start: %d ready of %d replicas, want %d ready", ready, spec, floor)
 	}
 	t.Logf("scenario f: %d ready replicas %s before the spot, no replica lost", floor, start.Sub(reached).Round(time.Second))

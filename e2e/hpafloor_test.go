@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/primetime-dev/primetime/e2e/stage"
 	"github.com/primetime-dev/primetime/e2e/testbed"
 	"github.com/primetime-dev/primetime/scaler/actuate"
 )
@@ -17,11 +18,11 @@ import (
 func TestHPAFloor(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := newStage(t, ctx, stageOptions{rate: 50, startup: 5 * time.Second})
-	s.deploy(t, ctx, 5, 3, 50)
+	s := stage.New(t, ctx, stage.Options{Rate: 50, Startup: 5 * time.Second})
+	s.Deploy(t, ctx, 5, 3, 50)
 	start := time.Now().Add(2 * time.Minute).Truncate(time.Second)
 	holdEnd := start.Add(time.Minute + 30*time.Second)
-	s.configure(t, ctx, webTarget("1m", "hpa-floor"), fmt.Sprintf(`windows:
+	s.Configure(t, ctx, stage.WebTarget("1m", "hpa-floor"), fmt.Sprintf(`windows:
   - name: newsletter
     start: %q
     duration: 1m
@@ -29,8 +30,8 @@ func TestHPAFloor(t *testing.T) {
     replicas: 8
     targets: [storefront/web]
 `, start.UTC().Format(time.RFC3339)))
-	StartPrimetime(t, s.c, "--prometheus-url="+s.prom.URL, "--interval=5s")
-	hpas := s.c.Client.AutoscalingV2().HorizontalPodAutoscalers("storefront")
+	stage.StartPrimetime(t, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
+	hpas := s.C.Client.AutoscalingV2().HorizontalPodAutoscalers("storefront")
 	minOf := func() (int32, string) {
 		h, err := hpas.Get(ctx, "web", metav1.GetOptions{})
 		if err != nil || h.Spec.MinReplicas == nil {

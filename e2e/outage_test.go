@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/primetime-dev/primetime/e2e/stage"
 	"github.com/primetime-dev/primetime/e2e/testbed"
 )
 
@@ -18,21 +19,21 @@ import (
 func TestSourceOutage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := newStage(t, ctx, stageOptions{rate: 45, startup: 5 * time.Second})
-	s.deploy(t, ctx, 5, 2, 50)
-	s.configure(t, ctx, webTarget("2m", "metric"), "")
-	pt := StartPrimetime(t, s.c, "--prometheus-url="+s.prom.URL, "--interval=5s")
-	s.settle(t, ctx, 5)
+	s := stage.New(t, ctx, stage.Options{Rate: 45, Startup: 5 * time.Second})
+	s.Deploy(t, ctx, 5, 2, 50)
+	s.Configure(t, ctx, stage.WebTarget("2m", "metric"), "")
+	pt := stage.StartPrimetime(t, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
+	s.Settle(t, ctx, 5)
 
-	s.prom.Kill()
+	s.Prom.Kill()
 	down := time.Now()
-	s.gen.SetRate(145) // unseen while Prometheus is down
+	s.Gen.SetRate(145) // unseen while Prometheus is down
 	var sawError bool
 	for time.Since(down) < 90*time.Second {
-		if spec, _ := s.replicas(ctx); spec < 5 {
+		if spec, _ := s.Replicas(ctx); spec < 5 {
 			t.Fatalf("%d replicas %s into the outage, fewer than the 5 before it", spec, time.Since(down).Round(time.Second))
 		}
-		if _, err := externalValue(ctx, s.c, "storefront", "primetime_replicas", "web"); err != nil && !sawError {
+		if _, err := stage.ExternalValue(ctx, s.C, "storefront", "primetime_replicas", "web"); err != nil && !sawError {
 			sawError = true
 			t.Logf("the external metric is an error %s into the outage: %v", time.Since(down).Round(time.Second), err)
 		}
@@ -46,10 +47,10 @@ func TestSourceOutage(t *testing.T) {
 	}
 
 	// Back: 145 requests/s need 15 replicas.
-	s.prom.Restart(t)
+	s.Prom.Restart(t)
 	back := time.Now()
 	testbed.Eventually(t, 2*time.Minute, time.Second, func() (bool, string) {
-		spec, ready := s.replicas(ctx)
+		spec, ready := s.Replicas(ctx)
 		return spec == 15, fmt.Sprintf("%d replicas (%d ready) after Prometheus came back, want 15", spec, ready)
 	})
 	t.Logf("scenario c: no replica lost in a 90 s outage; 15 replicas %s after Prometheus came back",

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/primetime-dev/primetime/e2e/stage"
 	"github.com/primetime-dev/primetime/e2e/testbed"
 	"github.com/primetime-dev/primetime/policies/config"
 )
@@ -34,16 +35,16 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
     maxReplicas: 50
     leadTime: 1m
 `
-	if _, err := c.Client.CoreV1().ConfigMaps("storefront").Create(ctx, configMap("storefront", "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
+	if _, err := c.Client.CoreV1().ConfigMaps("storefront").Create(ctx, stage.ConfigMap("storefront", "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p := StartPrimetime(t, c, "--prometheus-url="+prom.URL, "--interval=2s")
+	p := stage.StartPrimetime(t, c, "--prometheus-url="+prom.URL, "--interval=2s")
 
 	// 125 requests/s at 10 per replica: 13 replicas (12.5, rounded up; far
 	// enough from a whole number that rate() noise cannot flip it).
 	var got string
 	testbed.Eventually(t, 90*time.Second, time.Second, func() (bool, string) {
-		v, err := externalValue(ctx, c, "storefront", "primetime_replicas", "web")
+		v, err := stage.ExternalValue(ctx, c, "storefront", "primetime_replicas", "web")
 		got = v
 		return err == nil && v == "13", fmt.Sprintf("primetime_replicas through the aggregator: %q, %v; APIService: %s", v, err,
 			c.APIServiceStatus(ctx, "v1beta1.external.metrics.k8s.io"))
@@ -52,7 +53,7 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 	if !ok || fmt.Sprint(desired) != got {
 		t.Errorf("the API serves %s, primetime decided %v (%v)", got, desired, ok)
 	}
-	if load, err := externalValue(ctx, c, "storefront", "primetime_load", "web"); err != nil || !strings.HasPrefix(load, "1") {
+	if load, err := stage.ExternalValue(ctx, c, "storefront", "primetime_load", "web"); err != nil || !strings.HasPrefix(load, "1") {
 		t.Errorf("primetime_load: %q %v", load, err)
 	}
 
@@ -83,7 +84,7 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 		prom.Kill()
 		killed := time.Now()
 		testbed.Eventually(t, 2*time.Minute, 2*time.Second, func() (bool, string) {
-			v, err := externalValue(ctx, c, "storefront", "primetime_replicas", "web")
+			v, err := stage.ExternalValue(ctx, c, "storefront", "primetime_replicas", "web")
 			if err == nil && v != "13" {
 				t.Fatalf("a value other than the last good one was served during the outage: %s", v)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/primetime-dev/primetime/e2e/stage"
 	"github.com/primetime-dev/primetime/e2e/testbed"
 )
 
@@ -17,12 +18,12 @@ import (
 func TestTVSpot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := newStage(t, ctx, stageOptions{rate: 50, startup: 20 * time.Second}) // 50 requests/s: 5 replicas at 10 each
-	s.deploy(t, ctx, 5, 2, 50)
+	s := stage.New(t, ctx, stage.Options{Rate: 50, Startup: 20 * time.Second}) // 50 requests/s: 5 replicas at 10 each
+	s.Deploy(t, ctx, 5, 2, 50)
 	start := time.Now().Add(3 * time.Minute).Truncate(time.Second)
 	windowEnd := start.Add(time.Minute)
 	holdEnd := windowEnd.Add(time.Minute)
-	s.configure(t, ctx, webTarget("2m", "metric"), fmt.Sprintf(`windows:
+	s.Configure(t, ctx, stage.WebTarget("2m", "metric"), fmt.Sprintf(`windows:
   - name: tf1-spot
     start: %q
     duration: 1m
@@ -30,30 +31,30 @@ func TestTVSpot(t *testing.T) {
     expect: 4x
     targets: [storefront/web]
 `, start.UTC().Format(time.RFC3339)))
-	StartPrimetime(t, s.c, "--prometheus-url="+s.prom.URL, "--interval=5s")
+	stage.StartPrimetime(t, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
 
 	// The floor: 4 × 50 = 200 requests/s at 10 per replica = 20 replicas.
 	const floor = 20
 	var reached time.Time
 	for time.Now().Before(start) {
-		if _, ready := s.replicas(ctx); ready >= floor {
+		if _, ready := s.Replicas(ctx); ready >= floor {
 			reached = time.Now()
 			break
 		}
 		time.Sleep(time.Second)
 	}
 	if reached.IsZero() {
-		spec, ready := s.replicas(ctx)
+		spec, ready := s.Replicas(ctx)
 		t.Fatalf("at the spot's start: %d ready of %d replicas, want %d ready", ready, spec, floor)
 	}
 	t.Logf("scenario a: %d ready replicas %s before the window starts", floor, start.Sub(reached).Round(time.Second))
-	if spec, _ := s.replicas(ctx); spec > floor+1 {
+	if spec, _ := s.Replicas(ctx); spec > floor+1 {
 		t.Errorf("pre-scaled to %d replicas, more than the floor of %d", spec, floor)
 	}
 
 	// Held through the window and the cooldown.
 	for time.Now().Before(holdEnd.Add(-5 * time.Second)) {
-		if spec, _ := s.replicas(ctx); spec < floor {
+		if spec, _ := s.Replicas(ctx); spec < floor {
 			t.Fatalf("%d replicas at %s, before the end of the cooldown", spec, time.Now().Format(time.TimeOnly))
 		}
 		time.Sleep(2 * time.Second)
@@ -62,7 +63,7 @@ func TestTVSpot(t *testing.T) {
 	var steps []string
 	last := int32(floor)
 	testbed.Eventually(t, 3*time.Minute, 2*time.Second, func() (bool, string) {
-		spec, _ := s.replicas(ctx)
+		spec, _ := s.Replicas(ctx)
 		if spec != last {
 			steps = append(steps, fmt.Sprintf("%d at +%s", spec, time.Since(holdEnd).Round(time.Second)))
 			last = spec

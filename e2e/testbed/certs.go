@@ -11,7 +11,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"testing"
 	"time"
 )
 
@@ -23,7 +22,7 @@ type CA struct {
 }
 
 // NewCA makes a self-signed CA.
-func NewCA(t testing.TB, cn string) *CA {
+func NewCA(t T, cn string) *CA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -44,19 +43,19 @@ func NewCA(t testing.TB, cn string) *CA {
 
 // IssueClient makes a client certificate for user cn in the given groups
 // (the certificate's organizations, as Kubernetes reads them).
-func (ca *CA) IssueClient(t testing.TB, cn string, groups ...string) (certPEM, keyPEM []byte) {
+func (ca *CA) IssueClient(t T, cn string, groups ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	return ca.issue(t, pkix.Name{CommonName: cn, Organization: groups}, nil)
 }
 
 // Issue makes a certificate signed by the CA: a server certificate when
 // hosts are given (DNS names or IPs), else a client certificate.
-func (ca *CA) Issue(t testing.TB, cn string, hosts ...string) (certPEM, keyPEM []byte) {
+func (ca *CA) Issue(t T, cn string, hosts ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	return ca.issue(t, pkix.Name{CommonName: cn}, hosts)
 }
 
-func (ca *CA) issue(t testing.TB, subject pkix.Name, hosts []string) (certPEM, keyPEM []byte) {
+func (ca *CA) issue(t T, subject pkix.Name, hosts []string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -90,7 +89,7 @@ func (ca *CA) issue(t testing.TB, subject pkix.Name, hosts []string) (certPEM, k
 }
 
 // rsaKeyPair makes the service account signing key and its public key.
-func rsaKeyPair(t testing.TB) (privPEM, pubPEM []byte) {
+func rsaKeyPair(t T) (privPEM, pubPEM []byte) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -105,7 +104,7 @@ func rsaKeyPair(t testing.TB) (privPEM, pubPEM []byte) {
 }
 
 // WriteFile writes data under dir and returns the path.
-func WriteFile(t testing.TB, dir, name string, data []byte) string {
+func WriteFile(t T, dir, name string, data []byte) string {
 	t.Helper()
 	p := dir + "/" + name
 	if err := os.WriteFile(p, data, 0o600); err != nil {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,7 +28,7 @@ import (
 // kube-controller-manager and kubectl, building them once (e2e/kube/build.sh,
 // about 4 minutes on a warm module cache). Without RequireEnv, a missing
 // build skips the test instead.
-func KubeBinaries(t testing.TB) string {
+func KubeBinaries(t T) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "kube", "build.sh")
@@ -75,7 +74,7 @@ type ClusterOptions struct {
 }
 
 // StartCluster starts a control plane and waits until it is ready.
-func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
+func StartCluster(t T, o ClusterOptions) *Cluster {
 	t.Helper()
 	etcdBin := LookPath(t, "etcd")
 	bin := KubeBinaries(t)
@@ -161,7 +160,7 @@ current-context: local
 }
 
 // Namespace creates a namespace and its default ServiceAccount.
-func (c *Cluster) Namespace(t testing.TB, name string, labels map[string]string) {
+func (c *Cluster) Namespace(t T, name string, labels map[string]string) {
 	t.Helper()
 	ctx := context.Background()
 	_, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
@@ -179,7 +178,7 @@ func (c *Cluster) Namespace(t testing.TB, name string, labels map[string]string)
 // aggregator then dials https://localhost:port) and the APIService
 // v1beta1.external.metrics.k8s.io with the server's CA. The serving
 // certificate must name service.namespace.svc.
-func (c *Cluster) ExternalMetricsServer(t testing.TB, namespace, service string, port int, caPEM []byte) {
+func (c *Cluster) ExternalMetricsServer(t T, namespace, service string, port int, caPEM []byte) {
 	t.Helper()
 	ctx := context.Background()
 	c.Namespace(t, namespace, nil)

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -23,7 +22,7 @@ type ServiceProxy struct {
 }
 
 // StartServiceProxy listens on a free loopback port until the test ends.
-func StartServiceProxy(t testing.TB, backends ...string) *ServiceProxy {
+func StartServiceProxy(t T, backends ...string) *ServiceProxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

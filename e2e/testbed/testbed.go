@@ -15,9 +15,21 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
+
+// T is what the testbed needs of a test: *testing.T and *testing.B are
+// one, and so is the demo's runner.
+type T interface {
+	Helper()
+	Cleanup(func())
+	TempDir() string
+	Logf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+}
 
 // RequireEnv, when set to 1, turns a missing program into a test failure
 // instead of a skip. make test and CI set it.
@@ -25,7 +37,7 @@ const RequireEnv = "PRIMETIME_REQUIRE_INTEGRATION"
 
 // LookPath finds a program the test needs; without it the test is skipped,
 // or fails when RequireEnv is set.
-func LookPath(t testing.TB, name string) string {
+func LookPath(t T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -38,7 +50,7 @@ func LookPath(t testing.TB, name string) string {
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
-func FreePort(t testing.TB) int {
+func FreePort(t T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +90,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // Start runs a program; it is killed (with its children) when the test ends.
-func Start(t testing.TB, name string, args ...string) *Process {
+func Start(t T, name string, args ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	out := &lockedBuffer{}
@@ -138,7 +150,7 @@ func tail(s string, n int) string {
 }
 
 // WaitHTTP polls url until it answers 200 or the timeout passes.
-func WaitHTTP(t testing.TB, url string, timeout time.Duration, p *Process) {
+func WaitHTTP(t T, url string, timeout time.Duration, p *Process) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -162,7 +174,7 @@ func WaitHTTP(t testing.TB, url string, timeout time.Duration, p *Process) {
 
 // Eventually polls cond every interval until it returns true or the
 // timeout passes, then fails with the last message cond gave.
-func Eventually(t testing.TB, timeout, interval time.Duration, cond func() (bool, string)) {
+func Eventually(t T, timeout, interval time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var msg string
@@ -188,7 +200,7 @@ type Prometheus struct {
 
 // Restart starts the killed server again on the same address with the
 // same configuration and data, and waits until it is ready.
-func (p *Prometheus) Restart(t testing.TB) {
+func (p *Prometheus) Restart(t T) {
 	t.Helper()
 	if !p.Exited() {
 		t.Fatal("Restart: Prometheus is still running; Kill it first")
@@ -210,7 +222,7 @@ type PrometheusOptions struct {
 
 // StartPrometheus starts Prometheus on a free loopback port with a fresh
 // data directory and waits until it is ready.
-func StartPrometheus(t testing.TB, o PrometheusOptions) *Prometheus {
+func StartPrometheus(t T, o PrometheusOptions) *Prometheus {
 	t.Helper()
 	bin := LookPath(t, "prometheus")
 	dir := t.TempDir()

@@ -1,0 +1,370 @@
+// Package stage sets up what primetime's e2e scenarios and the demo run
+// on: a storefront on a real control plane (see e2e/testbed), with a load
+// generator, Prometheus, an HPA on primetime_replicas, and primetime serve
+// itself.
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/primetime-dev/primetime/e2e/loadgen"
+	"github.com/primetime-dev/primetime/e2e/testbed"
+	"github.com/primetime-dev/primetime/policies/config"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds cmd/primetime once per process.
+func Binary(t testbed.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "primetime-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "primetime")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/primetime")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Primetime is a running `primetime serve`.
+type Primetime struct {
+	*testbed.Process
+	SecurePort  int
+	MetricsAddr string
+}
+
+// servingCert is primetime's serving certificate and the CA the
+// APIService trusts.
+type servingCert struct {
+	caPEM             []byte
+	certFile, keyFile string
+}
+
+func newServingCert(t testbed.T) servingCert {
+	t.Helper()
+	ca := testbed.NewCA(t, "primetime-ca")
+	cert, key := ca.Issue(t, "primetime", "primetime.primetime.svc", "localhost", "127.0.0.1")
+	dir := t.TempDir()
+	return servingCert{caPEM: ca.CertPEM, certFile: testbed.WriteFile(t, dir, "tls.crt", cert), keyFile: testbed.WriteFile(t, dir, "tls.key", key)}
+}
+
+// StartPrimetime starts primetime serve against the cluster and registers
+// it as the external metrics API. extra flags are appended.
+func StartPrimetime(t testbed.T, c *testbed.Cluster, extra ...string) *Primetime {
+	t.Helper()
+	cert := newServingCert(t)
+	port := testbed.FreePort(t)
+	c.ExternalMetricsServer(t, "primetime", "primetime", port, cert.caPEM)
+	return startOne(t, c, port, cert, extra...)
+}
+
+// StartPrimetimeReplicas starts n replicas of primetime serve electing a
+// leader, behind one Service (a proxy, as kube-proxy would be) that the
+// APIService points to. Replica i has the identity primetime-i.
+func StartPrimetimeReplicas(t testbed.T, c *testbed.Cluster, n int, extra ...string) []*Primetime {
+	t.Helper()
+	cert := newServingCert(t)
+	ports := make([]int, n)
+	backends := make([]string, n)
+	for i := range ports {
+		ports[i] = testbed.FreePort(t)
+		backends[i] = fmt.Sprintf("127.0.0.1:%d", ports[i])
+	}
+	proxy := testbed.StartServiceProxy(t, backends...)
+	c.ExternalMetricsServer(t, "primetime", "primetime", proxy.Port, cert.caPEM)
+	out := make([]*Primetime, n)
+	for i := range out {
+		out[i] = startOne(t, c, ports[i], cert, append([]string{"--leader-elect", fmt.Sprintf("--identity=primetime-%d", i)}, extra...)...)
+	}
+	return out
+}
+
+func startOne(t testbed.T, c *testbed.Cluster, port int, cert servingCert, extra ...string) *Primetime {
+	t.Helper()
+	bin := Binary(t)
+	metrics := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(t))
+	args := append([]string{"serve",
+		"--kubeconfig=" + c.Kubeconfig,
+		fmt.Sprintf("--secure-port=%d", port), "--bind-address=127.0.0.1",
+		"--tls-cert-file=" + cert.certFile, "--tls-private-key-file=" + cert.keyFile,
+		"--metrics-addr=" + metrics, "--namespace=primetime", "--log-level=info",
+	}, extra...)
+	p := testbed.Start(t, bin, args...)
+	testbed.WaitHTTP(t, "http://"+metrics+"/healthz", 60*time.Second, p)
+	return &Primetime{Process: p, SecurePort: port, MetricsAddr: metrics}
+}
+
+// Metric returns the value of a primetime metric series on /metrics
+// whose line contains all of the label pairs.
+func (p *Primetime) Metric(name string, labels ...string) (float64, bool) {
+	resp, err := http.Get("http://" + p.MetricsAddr + "/metrics")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(line, l)
+		}
+		if ok {
+			var v float64
+			fields := strings.Fields(line)
+			if _, err := fmt.Sscan(fields[len(fields)-1], &v); err == nil {
+				return v, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// ConfigMap is a ConfigMap with one key, labelled for primetime.
+func ConfigMap(namespace, name, label, key, text string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{label: "true"}},
+		Data:       map[string]string{key: text},
+	}
+}
+
+// ExternalValue reads one external metric through the aggregator.
+func ExternalValue(ctx context.Context, c *testbed.Cluster, namespace, metric, target string) (string, error) {
+	body, err := c.Raw(ctx, fmt.Sprintf("/apis/external.metrics.k8s.io/v1beta1/namespaces/%s/%s?labelSelector=target%%3D%s", namespace, metric, target))
+	if err != nil {
+		var status apierrors.APIStatus
+		if errors.As(err, &status) && status.Status().Message != "" {
+			return "", fmt.Errorf("%w: %s", err, status.Status().Message)
+		}
+		return "", fmt.Errorf("%w: %s", err, body)
+	}
+	var list struct {
+		Items []struct {
+			Value string `json:"value"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return "", err
+	}
+	if len(list.Items) != 1 {
+		return "", fmt.Errorf("%d items: %s", len(list.Items), body)
+	}
+	return list.Items[0].Value, nil
+}
+
+// Stage is a storefront on a real control plane: a Deployment whose pods
+// the fake kubelet starts on loopback addresses, a load generator serving
+// their traffic, Prometheus scraping it, and an HPA on primetime_replicas.
+type Stage struct {
+	C    *testbed.Cluster
+	Gen  *loadgen.Generator
+	Prom *testbed.Prometheus
+}
+
+// Options sets up a Stage.
+type Options struct {
+	// Rate is the initial total request rate.
+	Rate float64
+	// Startup is the pods' start-up delay (created to ready).
+	Startup time.Duration
+	// HPASync is the HPA controller's sync period; 5 s unless set (the
+	// Kubernetes default is 15 s).
+	HPASync time.Duration
+}
+
+// New starts the control plane (with the HPA controller), the load
+// generator, the kubelet playing the namespace storefront and Prometheus.
+func New(t testbed.T, ctx context.Context, o Options) *Stage {
+	t.Helper()
+	if o.HPASync == 0 {
+		o.HPASync = 5 * time.Second
+	}
+	c := testbed.StartCluster(t, testbed.ClusterOptions{ControllerManager: true, HPASyncPeriod: o.HPASync})
+	c.Namespace(t, "storefront", nil)
+	gen := loadgen.New(testbed.FreePort(t), o.Rate)
+	t.Cleanup(gen.Close)
+	c.StartKubelet(ctx, "storefront", o.Startup, func(ip string) {
+		if err := gen.AddPod(ip); err != nil {
+			t.Logf("load generator: %v", err)
+		}
+	}, gen.RemovePod)
+	agg, err := gen.ServeAggregate(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := testbed.StartPrometheus(t, testbed.PrometheusOptions{Targets: []string{agg}})
+	return &Stage{C: c, Gen: gen, Prom: prom}
+}
+
+// Deploy creates the web Deployment and its HPA on primetime_replicas, with
+// a behaviour that lets the HPA follow primetime at once.
+func (s *Stage) Deploy(t testbed.T, ctx context.Context, replicas, minReplicas, maxReplicas int32) {
+	t.Helper()
+	labels := map[string]string{"app": "web"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "storefront"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.invalid/web:1"}}},
+			},
+		},
+	}
+	if _, err := s.C.Client.AppsV1().Deployments("storefront").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	zero, period := int32(0), int32(5)
+	one, noTolerance := resource.MustParse("1"), resource.MustParse("0")
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "storefront"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MinReplicas:    &minReplicas, MaxReplicas: maxReplicas,
+			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ExternalMetricSourceType, External: &autoscalingv2.ExternalMetricSource{
+				Metric: autoscalingv2.MetricIdentifier{Name: "primetime_replicas", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"target": "web"}}},
+				Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &one},
+			}}},
+			Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
+				// Tolerance 0, as README recommends: primetime publishes
+				// whole replicas, and a last step of a ramp (17 → 18) is
+				// within the default 10%.
+				ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero, Tolerance: &noTolerance,
+					Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: 100, PeriodSeconds: period}}},
+				ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero,
+					Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: period}}},
+			},
+		},
+	}
+	if _, err := s.C.Client.AutoscalingV2().HorizontalPodAutoscalers("storefront").Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Configure creates the targets ConfigMap and, unless windows is empty,
+// a windows ConfigMap tv-spots.
+func (s *Stage) Configure(t testbed.T, ctx context.Context, targets, windows string) {
+	t.Helper()
+	cms := s.C.Client.CoreV1().ConfigMaps("storefront")
+	if _, err := cms.Create(ctx, ConfigMap("storefront", "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if windows != "" {
+		if _, err := cms.Create(ctx, ConfigMap("storefront", "tv-spots", config.LabelWindows, "spots.yaml", windows), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// WebTarget is the stage's target: the aggregate request rate from
+// Prometheus, 10 requests/s per replica, 2 to 50 replicas.
+func WebTarget(leadTime, mode string) string {
+	return fmt.Sprintf(`targets:
+  - name: web
+    scaleTargetRef: {kind: Deployment, name: web}
+    load: {prometheus: 'sum(rate(http_requests_total[15s]))'}
+    capacityPerReplica: 10
+    minReplicas: 2
+    maxReplicas: 50
+    leadTime: %s
+    mode: %s
+`, leadTime, mode)
+}
+
+// Replicas returns the web Deployment's desired and ready replicas.
+func (s *Stage) Replicas(ctx context.Context) (spec, ready int32) {
+	d, err := s.C.Client.AppsV1().Deployments("storefront").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		return 0, 0
+	}
+	return *d.Spec.Replicas, d.Status.ReadyReplicas
+}
+
+// Settle waits until primetime publishes want for the web target and the
+// Deployment has had want ready replicas for 10 s.
+func (s *Stage) Settle(t testbed.T, ctx context.Context, want int32) {
+	t.Helper()
+	var since time.Time
+	testbed.Eventually(t, 3*time.Minute, time.Second, func() (bool, string) {
+		v, err := ExternalValue(ctx, s.C, "storefront", "primetime_replicas", "web")
+		spec, ready := s.Replicas(ctx)
+		if err != nil || v != fmt.Sprint(want) || spec != want || ready != want {
+			since = time.Time{}
+			return false, fmt.Sprintf("primetime_replicas %q (%v), %d replicas, %d ready; want %d", v, err, spec, ready, want)
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		return time.Since(since) >= 10*time.Second, "settling"
+	})
+}
+
+// PaceScaleUp gives the HPA the scale-up pace of the Kubernetes default
+// behaviour without its doubling: pods more replicas per period, so that
+// reaching a floor is a ramp.
+func (s *Stage) PaceScaleUp(t testbed.T, ctx context.Context, pods, periodSeconds int32) {
+	t.Helper()
+	hpas := s.C.Client.AutoscalingV2().HorizontalPodAutoscalers("storefront")
+	h, err := hpas.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Spec.Behavior.ScaleUp.Policies = []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: pods, PeriodSeconds: periodSeconds}}
+	if _, err := hpas.Update(ctx, h, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ScrapeTarget is the stage's target read straight from the pods'
+// counters: 10 requests/s per replica, 2 to 50 replicas.
+func ScrapeTarget(port int) string {
+	return fmt.Sprintf(`targets:
+  - name: web
+    scaleTargetRef: {kind: Deployment, name: web}
+    load: {scrape: {selector: app=web, port: %d, counter: http_requests_total}}
+    capacityPerReplica: 10
+    minReplicas: 2
+    maxReplicas: 50
+`, port)
+}
