@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"k8s.io/klog/v2"
 
 	"github.com/primetime-dev/primetime/e2e/stage"
 	"github.com/primetime-dev/primetime/e2e/testbed"
@@ -33,8 +36,9 @@ func main() {
 	flag.DurationVar(&o.lead, "lead", 75*time.Second, "the target's leadTime: capacity in place this long before the spot")
 	flag.DurationVar(&o.until, "starts-in", 2*time.Minute, "the spot starts this long after the windows ConfigMap is written")
 	flag.DurationVar(&o.duration, "duration", time.Minute, "the spot's duration")
+	flag.DurationVar(&o.after, "after", 75*time.Second, "how long the table goes on after the cooldown (the step-down)")
 	flag.DurationVar(&o.startup, "startup", 20*time.Second, "a pod's start-up delay, created to ready")
-	flag.Float64Var(&o.rate, "rate", 45, "normal traffic, requests/s (10 per replica)")
+	flag.Float64Var(&o.rate, "rate", 42, "normal traffic, requests/s (10 per replica)")
 	flag.Float64Var(&o.spike, "spike", 4, "the spot's traffic, times normal (the window's expect)")
 	flag.StringVar(&o.logDir, "logs", "", "directory for the programs' logs (default: a temporary one, printed)")
 	flag.Parse()
@@ -42,9 +46,9 @@ func main() {
 }
 
 type options struct {
-	lead, until, duration, startup time.Duration
-	rate, spike                    float64
-	logDir                         string
+	lead, until, duration, after, startup time.Duration
+	rate, spike                           float64
+	logDir                                string
 }
 
 // runner lets the demo use the test bed outside `go test`: cleanups run
@@ -137,6 +141,10 @@ func run(o options) (code int) {
 	}
 	defer logFile.Close()
 	r := &runner{base: base, log: logFile}
+	// client-go's own messages (a watch cut when the API server stops)
+	// go to the log, not over the table.
+	klog.LogToStderr(false)
+	klog.SetOutput(logFile)
 
 	// Ctrl-C ends the table at once; if the demo is still starting the
 	// control plane (those calls do not watch ctx), clean up from here. A
@@ -163,12 +171,17 @@ func run(o options) (code int) {
 	defer func() {
 		if p := recover(); p != nil {
 			f, ok := p.(fatal)
-			if !ok {
+			switch {
+			case !ok:
 				r.cleanup()
 				panic(p)
+			case ctx.Err() != nil:
+				fmt.Println("interrupted")
+				code = 130
+			default:
+				fmt.Fprintf(os.Stderr, "demo failed: %s\n(logs in %s)\n", f.msg, o.logDir)
+				code = 1
 			}
-			fmt.Fprintf(os.Stderr, "demo failed: %s\n(logs in %s)\n", f.msg, o.logDir)
-			code = 1
 		}
 		fmt.Println("stopping everything the demo started ...")
 		r.cleanup()
@@ -182,37 +195,51 @@ func run(o options) (code int) {
 	return demo(ctx, r, o)
 }
 
-func demo(ctx context.Context, r *runner, o options) int {
-	step := func(msg string) func() {
-		start := time.Now()
-		fmt.Printf("  %-62s", msg+" ...")
-		return func() { fmt.Printf(" %5.1fs\n", time.Since(start).Seconds()) }
-	}
-	fmt.Println("primetime demo: a TV spot on a real Kubernetes control plane on loopback")
-	done := step("etcd, kube-apiserver, controller manager, Prometheus, load generator")
-	s := stage.New(r, ctx, stage.Options{Rate: o.rate, Startup: o.startup, HPASync: 15 * time.Second})
-	done()
-	done = step("Deployment storefront/web (5 replicas) and its HPA on primetime_replicas")
-	s.Deploy(r, ctx, 5, 2, 50)
-	done()
-	done = step("primetime serve")
-	s.Configure(r, ctx, stage.WebTarget(config.FormatDuration(o.lead), "metric"), "")
-	pt := stage.StartPrimetime(r, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
-	done()
-	done = step("waiting for primetime to publish the normal need (5 replicas)")
-	s.Settle(r, ctx, int32(o.rate/10+0.999))
-	done()
+// cooldown is the spot's cooldown: the floor stays this long after it.
+const cooldown = 30 * time.Second
 
-	start := time.Now().Add(o.until).Truncate(time.Second)
-	w := window{lead: o.lead, start: start, end: start.Add(o.duration), cooldown: 30 * time.Second}
-	windows := fmt.Sprintf(`windows:
+// windows is the windows ConfigMap's text for a spot starting at start.
+func (o options) windows(start time.Time, cooldown time.Duration) string {
+	return fmt.Sprintf(`windows:
   - name: tf1-spot
     start: %q
     duration: %s
     cooldown: %s
     expect: %gx
     targets: [storefront/web]
-`, start.UTC().Format(time.RFC3339), config.FormatDuration(o.duration), config.FormatDuration(w.cooldown), o.spike)
+`, start.UTC().Format(time.RFC3339), config.FormatDuration(o.duration), config.FormatDuration(cooldown), o.spike)
+}
+
+func demo(ctx context.Context, r *runner, o options) int {
+	step := func(msg string) func() {
+		start := time.Now()
+		fmt.Printf("  %-76s", msg+" ...")
+		return func() { fmt.Printf(" %5.1fs\n", time.Since(start).Seconds()) }
+	}
+	fmt.Println("primetime demo: a TV spot on a real Kubernetes control plane on loopback")
+	// What primetime lint would say, before starting anything: the
+	// demo's flags make the window.
+	if res := config.ParseFile("tv-spots", []byte(o.windows(time.Now().Add(o.until), cooldown))); len(res.Problems) > 0 {
+		r.Fatalf("the window the flags make is not valid: %v", res.Problems[0])
+	}
+	done := step("etcd, kube-apiserver, controller manager, Prometheus, load generator")
+	s := stage.New(r, ctx, stage.Options{Rate: o.rate, Startup: o.startup, HPASync: 15 * time.Second})
+	done()
+	done = step("Deployment storefront/web (5 replicas) and its HPA on primetime_replicas")
+	s.Deploy(r, ctx, 5, 2, 50)
+	done()
+	need := int32(math.Ceil(o.rate / 10))
+	done = step("primetime serve")
+	s.Configure(r, ctx, stage.WebTarget(config.FormatDuration(o.lead), "metric"), "")
+	pt := stage.StartPrimetime(r, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
+	done()
+	done = step(fmt.Sprintf("waiting for primetime to publish the normal need (%d replicas)", need))
+	s.Settle(r, ctx, need)
+	done()
+
+	start := time.Now().Add(o.until).Truncate(time.Second)
+	w := window{lead: o.lead, start: start, end: start.Add(o.duration), cooldown: cooldown}
+	windows := o.windows(start, w.cooldown)
 	if _, err := s.C.Client.CoreV1().ConfigMaps("storefront").Create(ctx, stage.ConfigMap("storefront", "tv-spots", config.LabelWindows, "spots.yaml", windows), metav1.CreateOptions{}); err != nil {
 		r.Fatal(err)
 	}
@@ -220,8 +247,8 @@ func demo(ctx context.Context, r *runner, o options) int {
 	fmt.Printf("the spot starts at %s (in %s); leadTime %s: pre-scaling from %s; pods take %s to start\n\n",
 		start.Format(time.TimeOnly), o.until, o.lead, start.Add(-o.lead).Format(time.TimeOnly), o.startup)
 
-	fmt.Printf("%-8s  %-9s  %-8s  %-22s  %-7s  %-7s  %s\n", "time", "traffic", "seen", "window", "floor", "desired", "replicas (ready)")
-	stopAt := w.end.Add(w.cooldown + 75*time.Second)
+	fmt.Printf("%-8s  %-9s  %-8s  %-28s  %-7s  %-7s  %s\n", "time", "traffic", "seen", "window", "floor", "desired", "replicas (ready)")
+	stopAt := w.end.Add(w.cooldown + o.after)
 	var reached time.Time
 	var floor float64
 	tick := time.NewTicker(5 * time.Second)
@@ -245,7 +272,7 @@ func demo(ctx context.Context, r *runner, o options) int {
 		if floor > 0 && float64(ready) >= floor && reached.IsZero() && now.Before(w.start) {
 			reached = now
 		}
-		fmt.Printf("%-8s  %6.0f/s  %6.0f/s  %-22s  %-7s  %-7.0f  %d (%d)\n",
+		fmt.Printf("%-8s  %6.0f/s  %6.0f/s  %-28s  %-7s  %-7.0f  %d (%d)\n",
 			now.Format(time.TimeOnly), s.Gen.Rate(), seen, w.state(now), floorText, desired, spec, ready)
 		select {
 		case <-ctx.Done():
@@ -254,7 +281,11 @@ func demo(ctx context.Context, r *runner, o options) int {
 		}
 	}
 	fmt.Println()
-	if reached.IsZero() {
+	switch {
+	case floor == 0:
+		fmt.Printf("primetime published no floor for the spot: see its log in %s\n", o.logDir)
+		return 1
+	case reached.IsZero():
 		fmt.Printf("the floor of %.0f replicas was NOT ready before the spot started\n", floor)
 		return 1
 	}
