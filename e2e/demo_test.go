@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +27,7 @@ func TestDemo(t *testing.T) {
 		tmp := t.TempDir()
 		cmd := exec.Command(bin, append([]string{"--logs=" + filepath.Join(tmp, "logs")}, args...)...)
 		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-		out := &syncBuffer{}
+		out := &testbed.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -76,24 +74,6 @@ func TestDemo(t *testing.T) {
 			t.Errorf("exit code %d after Ctrl-C, want 130:\n%s", code, out)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // processesUsing lists the running processes whose command line mentions

@@ -64,17 +64,20 @@ func FreePort(t T) int {
 type Process struct {
 	Name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *Buffer
 	done chan struct{}
 	once sync.Once
 }
 
-type lockedBuffer struct {
+// Buffer collects a program's output; safe for concurrent use, and bounded
+// (past 8 MiB it starts again, keeping the tail).
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+// Write implements io.Writer.
+func (l *Buffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.b.Len() > 8<<20 {
@@ -83,7 +86,8 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+// String returns what was written (the tail, past 8 MiB).
+func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -93,7 +97,7 @@ func (l *lockedBuffer) String() string {
 func Start(t T, name string, args ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	out := &lockedBuffer{}
+	out := &Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
