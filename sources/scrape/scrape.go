@@ -119,7 +119,7 @@ type scrapeJob struct {
 	// readySince is when the pod became ready.
 	readySince time.Time
 	value      float64
-	err     error
+	err        error
 }
 
 // Fetch scrapes every pod of every query once, all queries together under
