@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 60s
 
-.PHONY: all build deps e2e-deps test unit e2e vet fuzz bench demo clean
+.PHONY: all build deps e2e-deps kube test unit e2e vet fuzz bench demo clean
 
 all: build
 
@@ -28,7 +28,11 @@ vet:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed: $$fmt"; exit 1; fi
 	$(GO) vet ./...
 
-e2e-deps: ## Build kube-apiserver, kube-controller-manager and kubectl once (cached in ~/.cache/primetime)
+e2e-deps: ## Build kube-apiserver, kube-controller-manager, kubectl and helm once (cached in ~/.cache/primetime)
+	bash e2e/kube/build.sh
+	bash charts/install-helm.sh
+
+kube: ## Build kube-apiserver, kube-controller-manager and kubectl once (all make demo needs)
 	bash e2e/kube/build.sh
 
 unit: ## All tests with the race detector (the e2e ones need deps and e2e-deps)
@@ -46,7 +50,7 @@ bench: ## The benchmarks quoted in docs/performance.md
 	$(GO) test -run '^$$' -bench . -benchmem ./policies/... ./sources/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./scaler/metricsapi/
 
-demo: deps e2e-deps ## A TV spot on a local control plane, live in the terminal (Ctrl-C stops and cleans up)
+demo: deps kube ## A TV spot on a local control plane, live in the terminal (Ctrl-C stops and cleans up)
 	$(GO) build -o bin/primetime-demo ./e2e/demo
 	bin/primetime-demo $(DEMO_FLAGS)
 

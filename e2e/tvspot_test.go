@@ -31,7 +31,10 @@ func TestTVSpot(t *testing.T) {
     expect: 4x
     targets: [storefront/web]
 `, start.UTC().Format(time.RFC3339)))
-	stage.StartPrimetime(t, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
+	pt := stage.StartPrimetime(t, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
+	// Grafana's and the alerts' Prometheus: it scrapes primetime.
+	monitoring := testbed.StartPrometheus(t, testbed.PrometheusOptions{Targets: []string{pt.MetricsAddr}})
+	began := time.Now()
 
 	// The floor: 4 × 50 = 200 requests/s at 10 per replica = 20 replicas.
 	const floor = 20
@@ -71,4 +74,8 @@ func TestTVSpot(t *testing.T) {
 		return spec <= 12, "replicas " + strings.Join(steps, ", ")
 	})
 	t.Logf("step-down after the cooldown: %s", strings.Join(steps, ", "))
+
+	// The chart's dashboards and alerts, on what Prometheus scraped from
+	// primetime through the spot.
+	checkChartQueries(t, monitoring.URL, began, time.Now())
 }

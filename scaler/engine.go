@@ -65,6 +65,7 @@ type Engine struct {
 	last      map[config.TargetKey]policies.Decision
 	occBuf    []policies.Occurrence
 	cycles    atomic.Int64
+	changes   atomic.Int64
 }
 
 // Baseline is the load latched for one window occurrence of one target,
@@ -73,6 +74,11 @@ type Baseline struct {
 	Load float64   `json:"load"`
 	Keep time.Time `json:"keep"` // may be forgotten after this
 }
+
+// Changes returns how many times a target's desired replicas changed: a
+// leader hands its decisions to the followers at once when it moves, so
+// that a follower never serves an older value if the leader dies.
+func (e *Engine) Changes() int64 { return e.changes.Load() }
 
 // Cycles returns how many evaluations have completed.
 func (e *Engine) Cycles() int64 { return e.cycles.Load() }
@@ -268,6 +274,9 @@ func (e *Engine) record(t *config.Target, d *policies.Decision, reading sources.
 	key := t.Key()
 	prev, seen := e.last[key]
 	e.last[key] = *d
+	if !seen || prev.Desired != d.Desired {
+		e.changes.Add(1)
+	}
 	if (!seen || prev.Desired != d.Desired) && e.Log != nil {
 		from := "none"
 		if seen && prev.Desired.OK {
@@ -315,7 +324,7 @@ func (e *Engine) record(t *config.Target, d *policies.Decision, reading sources.
 	for _, eff := range d.Schedule.Effects {
 		w := eff.Occurrence.Window
 		cm, _, _ := strings.Cut(w.Origin.File, "[")
-		m.windowActive.WithLabelValues(t.Namespace, cm, w.Name, t.Name).Set(1)
+		m.windowActive.WithLabelValues(t.Namespace, cm, w.Name, t.Name, string(eff.Phase)).Set(1)
 	}
 }
 

@@ -182,12 +182,22 @@ func TestEngineThroughASpot(t *testing.T) {
 	if v, err := r.value(t, "primetime_load"); err != nil || v != "1k" {
 		t.Errorf("primetime_load: %q %v", v, err)
 	}
+	if n := r.engine.Changes(); n != 1 {
+		t.Errorf("%d changes after the first decision, want 1", n)
+	}
+	r.step(t, 15*time.Second) // same load, same decision
+	if n := r.engine.Changes(); n != 1 {
+		t.Errorf("%d changes with nothing changed, want 1", n)
+	}
 	// 20:37: pre-scaling for the 20:45 spot, from the load latched then.
-	r.step(t, 37*time.Minute)
+	r.step(t, 37*time.Minute-15*time.Second)
+	if n := r.engine.Changes(); n != 2 {
+		t.Errorf("%d changes once the floor is up, want 2", n)
+	}
 	if v, _ := r.value(t, "primetime_replicas"); v != "100" {
 		t.Fatalf("at 20:37: %s, want the floor of 100", v)
 	}
-	if v, ok := r.gauge(t, "primetime_window_active", map[string]string{"window": "tf1-prime-spot", "configmap": "marketing/spots", "target": "web"}); !ok || v != 1 {
+	if v, ok := r.gauge(t, "primetime_window_active", map[string]string{"window": "tf1-prime-spot", "configmap": "marketing/spots", "target": "web", "phase": "lead"}); !ok || v != 1 {
 		t.Errorf("primetime_window_active: %v %v", v, ok)
 	}
 	if v, ok := r.gauge(t, "primetime_target_replicas", map[string]string{"kind": "floor", "target": "web"}); !ok || v != 100 {

@@ -28,8 +28,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"namespace", "target", "kind"}),
 		windowActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "primetime_window_active",
-			Help: "1 while a window acts on a target (from the start of pre-scaling to the end of its step-down, or during a quiet cap).",
-		}, []string{"namespace", "configmap", "window", "target"}),
+			Help: "1 while a window acts on a target (from the start of pre-scaling to the end of its step-down, or during a quiet cap), by phase: lead, active, cooldown, step-down, quiet.",
+		}, []string{"namespace", "configmap", "window", "target", "phase"}),
 		configEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "primetime_config_entries",
 			Help: "Configuration entries by kind (targets, windows) and state (valid, invalid).",

@@ -359,14 +359,17 @@ func (d *daemon) lead(ctx context.Context) {
 		return
 	case <-time.After(min(d.o.interval, 2*time.Second)):
 	}
-	// The followers get the decisions once an interval, however often the
-	// leader evaluates.
+	// The followers get the decisions at once when one changed (a leader
+	// killed right after a change must not leave them serving the old
+	// value), else once an interval, however often the leader evaluates.
 	var published time.Time
+	publishedChanges := int64(-1)
 	d.engine.Run(ctx, time.Now, func(now time.Time) {
-		if now.Sub(published) < d.o.interval*9/10 {
+		changes := d.engine.Changes()
+		if changes == publishedChanges && now.Sub(published) < d.o.interval*9/10 {
 			return
 		}
-		published = now
+		published, publishedChanges = now, changes
 		st := &ha.State{At: now, Leader: d.o.identity, Decisions: d.board.All(), Baselines: d.engine.ExportBaselines()}
 		if err := ha.Publish(ctx, d.client, d.o.namespace, st); err != nil && ctx.Err() == nil {
 			d.log.Warn("cannot hand the decisions to the followers", zap.Error(err))

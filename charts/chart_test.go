@@ -1,0 +1,371 @@
+// Package charts tests the Helm chart charts/primetime with a real helm
+// (charts/install-helm.sh builds the pinned version once) and the alert
+// rules with promtool.
+package charts
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/primetime-dev/primetime/e2e/testbed"
+	"github.com/primetime-dev/primetime/policies/config"
+)
+
+const chart = "primetime"
+
+// run runs helm and returns its output; stderr is part of it.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(testbed.Helm(t), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// object is one rendered manifest.
+type object map[string]any
+
+func (o object) kind() string { s, _ := o["kind"].(string); return s }
+
+func (o object) name() string { return str(o, "metadata", "name") }
+
+// get walks maps by keys.
+func get(o any, keys ...string) any {
+	if ob, ok := o.(object); ok {
+		o = map[string]any(ob)
+	}
+	for _, k := range keys {
+		m, ok := o.(map[string]any)
+		if !ok {
+			return nil
+		}
+		o = m[k]
+	}
+	return o
+}
+
+func str(o any, keys ...string) string { s, _ := get(o, keys...).(string); return s }
+
+// render runs helm template with extra arguments and splits the manifests.
+func render(t *testing.T, args ...string) []object {
+	t.Helper()
+	out, err := run(t, append([]string{"template", "pt", chart, "--namespace", "primetime"}, args...)...)
+	if err != nil {
+		t.Fatalf("helm template %v: %v\n%s", args, err, out)
+	}
+	var objs []object
+	for _, doc := range strings.Split(out, "\n---") {
+		var o object
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("rendered YAML does not parse: %v\n%s", err, doc)
+		}
+		if o != nil {
+			objs = append(objs, o)
+		}
+	}
+	return objs
+}
+
+func byKind(objs []object, kind string) []object {
+	var out []object
+	for _, o := range objs {
+		if o.kind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func one(t *testing.T, objs []object, kind string) object {
+	t.Helper()
+	got := byKind(objs, kind)
+	if len(got) != 1 {
+		t.Fatalf("%d %s objects rendered, want 1", len(got), kind)
+	}
+	return got[0]
+}
+
+func TestLint(t *testing.T) {
+	for _, tc := range []struct{ name, values string }{
+		{"default values", ""},
+		{"every feature on", "primetime/ci/all-features-values.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"lint", chart, "--strict"}
+			if tc.values != "" {
+				args = append(args, "-f", tc.values)
+			}
+			if out, err := run(t, args...); err != nil {
+				t.Fatalf("helm lint: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestDefaults checks what an SRE gets from helm install with no values.
+func TestDefaults(t *testing.T) {
+	objs := render(t)
+	for _, kind := range []string{"ServiceAccount", "ClusterRole", "Role", "Service", "Deployment", "APIService", "Secret", "PodDisruptionBudget"} {
+		if len(byKind(objs, kind)) == 0 {
+			t.Errorf("no %s rendered", kind)
+		}
+	}
+	for _, o := range objs {
+		if strings.Contains(strings.ToLower(o.kind()), "monitor") || o.kind() == "PrometheusRule" || o.kind() == "NetworkPolicy" || o.kind() == "Certificate" {
+			t.Errorf("%s %s rendered with its feature off", o.kind(), o.name())
+		}
+	}
+
+	dep := one(t, objs, "Deployment")
+	if r, _ := get(dep, "spec", "replicas").(float64); r != 2 {
+		t.Errorf("replicas %v, want 2", r)
+	}
+	pod := get(dep, "spec", "template", "spec")
+	c := get(pod, "containers").([]any)[0]
+	args := strings.Join(toStrings(get(c, "args")), " ")
+	if !strings.Contains(args, "--leader-elect") {
+		t.Errorf("leader election off by default: %s", args)
+	}
+	t.Run("restricted pod security", func(t *testing.T) {
+		for path, want := range map[string]any{
+			"pod runAsNonRoot":          get(pod, "securityContext", "runAsNonRoot") == true,
+			"pod seccomp":               str(pod, "securityContext", "seccompProfile", "type") == "RuntimeDefault",
+			"allowPrivilegeEscalation":  get(c, "securityContext", "allowPrivilegeEscalation") == false,
+			"readOnlyRootFilesystem":    get(c, "securityContext", "readOnlyRootFilesystem") == true,
+			"capabilities drop ALL":     strings.Join(toStrings(get(c, "securityContext", "capabilities", "drop")), ",") == "ALL",
+			"resources requests":        get(c, "resources", "requests") != nil,
+			"liveness on /healthz":      str(c, "livenessProbe", "httpGet", "path") == "/healthz",
+			"readiness on /readyz":      str(c, "readinessProbe", "httpGet", "path") == "/readyz",
+			"image from the Dockerfile": strings.HasPrefix(str(c, "image"), "ghcr.io/primetime-dev/primetime:"),
+		} {
+			if want != true {
+				t.Errorf("%s: not set as the restricted standard wants", path)
+			}
+		}
+	})
+
+	t.Run("APIService trusts the serving certificate", func(t *testing.T) {
+		api := one(t, objs, "APIService")
+		if get(api, "spec", "insecureSkipTLSVerify") != nil {
+			t.Fatal("insecureSkipTLSVerify is set")
+		}
+		secret := one(t, objs, "Secret")
+		caBundle := str(api, "spec", "caBundle")
+		if caBundle == "" || caBundle != str(secret, "data", "ca.crt") {
+			t.Fatalf("caBundle %.20q is not the Secret's ca.crt", caBundle)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(decode(t, caBundle))
+		block, _ := pem.Decode(decode(t, str(secret, "data", "tls.crt")))
+		if block == nil {
+			t.Fatal("tls.crt is not PEM")
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The aggregator calls the Service by its DNS name.
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: "pt-primetime.primetime.svc"}); err != nil {
+			t.Errorf("the serving certificate does not verify for the Service: %v", err)
+		}
+	})
+
+	t.Run("RBAC only reads without modes", func(t *testing.T) {
+		for _, rule := range rules(t, objs, "ClusterRole", "pt-primetime") {
+			if hasAny(rule.resources, "horizontalpodautoscalers", "deployments/scale") && hasAny(rule.verbs, "update", "patch") {
+				t.Errorf("writes %v on %v with no mode enabled", rule.verbs, rule.resources)
+			}
+			if hasAny(rule.resources, "secrets") {
+				t.Errorf("reads Secrets: %v", rule.verbs)
+			}
+		}
+		found := map[string]bool{}
+		for _, rb := range append(byKind(objs, "ClusterRoleBinding"), byKind(objs, "RoleBinding")...) {
+			found[str(rb, "roleRef", "name")] = true
+		}
+		for _, want := range []string{"system:auth-delegator", "extension-apiserver-authentication-reader"} {
+			if !found[want] {
+				t.Errorf("no binding to %s", want)
+			}
+		}
+	})
+
+	t.Run("dashboards for the Grafana sidecar", func(t *testing.T) {
+		n := 0
+		for _, cm := range byKind(objs, "ConfigMap") {
+			if str(cm, "metadata", "labels", "grafana_dashboard") == "1" {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("%d dashboard ConfigMaps, want 2 (targets, sources)", n)
+		}
+	})
+}
+
+// TestEveryFeature renders with every feature on.
+func TestEveryFeature(t *testing.T) {
+	objs := render(t, "-f", "primetime/ci/all-features-values.yaml")
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Certificate", "Issuer"} {
+		if len(byKind(objs, kind)) == 0 {
+			t.Errorf("no %s rendered", kind)
+		}
+	}
+	api := one(t, objs, "APIService")
+	if str(api, "metadata", "annotations", "cert-manager.io/inject-ca-from") != "primetime/pt-primetime" {
+		t.Errorf("with cert-manager the APIService must take its CA from the Certificate: %v", get(api, "metadata", "annotations"))
+	}
+	if len(byKind(objs, "Secret")) != 0 {
+		t.Errorf("with cert-manager the chart must not make its own certificate Secret")
+	}
+	writes := map[string]bool{}
+	for _, rule := range rules(t, objs, "ClusterRole", "pt-primetime") {
+		for _, r := range rule.resources {
+			if hasAny(rule.verbs, "patch") {
+				writes[r] = true
+			}
+		}
+	}
+	if !writes["horizontalpodautoscalers"] || !writes["deployments/scale"] {
+		t.Errorf("with hpaFloor and scale the role must patch HPAs and /scale: %v", writes)
+	}
+	// The targets from values are a ConfigMap primetime accepts.
+	for _, cm := range byKind(objs, "ConfigMap") {
+		if str(cm, "metadata", "labels", config.LabelTargets) != "true" {
+			continue
+		}
+		data := map[string]string{"targets.yaml": str(cm, "data", "targets.yaml")}
+		res := config.ParseConfigMapData("primetime", cm.name(), data)
+		if len(res.Problems) > 0 || len(res.Targets) != 1 {
+			t.Errorf("targets ConfigMap: %d targets, problems %v\n%s", len(res.Targets), res.Problems, data["targets.yaml"])
+		}
+	}
+	dep := one(t, objs, "Deployment")
+	env := get(get(dep, "spec", "template", "spec", "containers").([]any)[0], "env").([]any)
+	var keys []string
+	for _, e := range env {
+		if get(e, "valueFrom", "secretKeyRef") != nil {
+			keys = append(keys, str(e, "name")+"<-"+str(e, "valueFrom", "secretKeyRef", "name"))
+		}
+	}
+	if strings.Join(keys, ",") != "DD_API_KEY<-primetime-datadog,DD_APP_KEY<-primetime-datadog" {
+		t.Errorf("Datadog keys must come from the existing Secret: %v", keys)
+	}
+}
+
+// TestSchemaRejects: a bad value is refused before anything is applied, and
+// the message names the field.
+func TestSchemaRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		field string
+	}{
+		{"zero replicas", []string{"--set", "replicaCount=0"}, "replicaCount"},
+		{"a log level that does not exist", []string{"--set", "logLevel=loud"}, "logLevel"},
+		{"an interval that is not a duration", []string{"--set", "interval=soon"}, "interval"},
+		{"a misspelt key", []string{"--set", "leaderElection.enable=true"}, "enable"},
+		{"Datadog without its Secret", []string{"--set", "datadog.enabled=true"}, "existingSecret"},
+		{"a Prometheus URL without a scheme", []string{"--set", "prometheus.url=prometheus:9090"}, "url"},
+		{"a target without a load", []string{"--set", "targets[0].name=web", "--set", "targets[0].scaleTargetRef.name=web"}, "load"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := run(t, append([]string{"template", "pt", chart}, tc.args...)...)
+			if err == nil {
+				t.Fatalf("accepted %v", tc.args)
+			}
+			if !strings.Contains(out, tc.field) {
+				t.Errorf("the error does not name %q:\n%s", tc.field, out)
+			}
+		})
+	}
+}
+
+type rule struct{ resources, verbs []string }
+
+func rules(t *testing.T, objs []object, kind, name string) []rule {
+	t.Helper()
+	for _, o := range byKind(objs, kind) {
+		if o.name() != name {
+			continue
+		}
+		var out []rule
+		for _, r := range get(o, "rules").([]any) {
+			out = append(out, rule{resources: toStrings(get(r, "resources")), verbs: toStrings(get(r, "verbs"))})
+		}
+		return out
+	}
+	t.Fatalf("no %s %s", kind, name)
+	return nil
+}
+
+func toStrings(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+func hasAny(l []string, want ...string) bool {
+	for _, x := range l {
+		for _, w := range want {
+			if x == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func decode(t *testing.T, b64 string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestAlertRules checks the alert rules with promtool: they parse, and
+// each fires on the series it is about and not on healthy ones
+// (alerts/tests.yaml).
+func TestAlertRules(t *testing.T) {
+	promtool := testbed.LookPath(t, "promtool")
+	dir := t.TempDir()
+	// The chart ships the rules' groups; promtool wants them as a file.
+	rulesFile := filepath.Join(dir, "primetime-rules.yaml")
+	b, err := os.ReadFile("primetime/alerts/primetime-rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rulesFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", rulesFile).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	tests, err := os.ReadFile("alert_tests.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testsFile := filepath.Join(dir, "tests.yaml")
+	if err := os.WriteFile(testsFile, tests, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "test", "rules", testsFile).CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
