@@ -6,11 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,31 +19,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
-
-// KubeBinaries returns the directory holding kube-apiserver,
-// kube-controller-manager and kubectl, building them once (e2e/kube/build.sh,
-// about 4 minutes on a warm module cache). Without RequireEnv, a missing
-// build skips the test instead.
-func KubeBinaries(t T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "kube", "build.sh")
-	if os.Getenv(RequireEnv) != "1" && os.Getenv("PRIMETIME_BUILD_KUBE") != "1" {
-		out, err := exec.Command("bash", "-c", `v=$(awk '/^require k8s.io\/kubernetes/ {print $3}' "$1"/go.mod); d="${PRIMETIME_CACHE:-$HOME/.cache/primetime}/kube-$v"; [ -x "$d/kube-apiserver" ] && echo "$d"`, "_", filepath.Dir(script)).Output()
-		if err != nil || len(out) == 0 {
-			t.Skipf("Kubernetes commands not built; run make e2e-deps, or set %s=1", RequireEnv)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	cmd := exec.Command("bash", script)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("building Kubernetes: %v", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1]
-}
 
 // Cluster is a real control plane on loopback: etcd, kube-apiserver with
 // the aggregation layer's front proxy, and optionally the controller
