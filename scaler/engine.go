@@ -274,10 +274,11 @@ func (e *Engine) record(t *config.Target, d *policies.Decision, reading sources.
 	key := t.Key()
 	prev, seen := e.last[key]
 	e.last[key] = *d
-	if !seen || prev.Desired != d.Desired {
+	changed := !seen || prev.Desired != d.Desired
+	if changed {
 		e.changes.Add(1)
 	}
-	if (!seen || prev.Desired != d.Desired) && e.Log != nil {
+	if changed && e.Log != nil {
 		from := "none"
 		if seen && prev.Desired.OK {
 			from = fmt.Sprint(prev.Desired.V)
