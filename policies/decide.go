@@ -91,7 +91,7 @@ func Decide(in Input) Decision {
 			Scheduled: in.Schedule.Load,
 		},
 	}
-	d.Load.Effective = maxOpt(maxOpt(in.Observed, in.Forecast), in.Schedule.Load)
+	d.Load.Effective = MaxOpt(MaxOpt(in.Observed, in.Forecast), in.Schedule.Load)
 
 	best := None[int32]()
 	propose := func(v int32, by Policy) {
@@ -137,7 +137,8 @@ func Decide(in Input) Decision {
 	return d
 }
 
-func maxOpt(a, b Opt[float64]) Opt[float64] {
+// MaxOpt returns the higher of two optional loads, or the one present.
+func MaxOpt(a, b Opt[float64]) Opt[float64] {
 	switch {
 	case !a.OK:
 		return b

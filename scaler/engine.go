@@ -227,33 +227,39 @@ func publish(t *config.Target, d *policies.Decision, reading sources.Reading, no
 	return p
 }
 
-// baselineFor returns the Baseline of "Nx" windows for target t: the
-// forecast at the window's start when the target has history, else the
-// load observed when the floor started, latched once and kept (across
-// failovers too); during a source outage, the last good load.
+// baselineFor returns the Baseline of "Nx" windows for target t, latched
+// the first time an occurrence needs it and kept until its step-down is
+// over (and across failovers): a floor never moves because the forecast
+// history slid on or the window's own spike reached the source. The
+// baseline is the higher of the forecast at the window's start (when the
+// target has history) and the load observed before the window started (a
+// day busier than usual must not start under capacity); during a source
+// outage, the last good load.
 func (e *Engine) baselineFor(t *config.Target, reading sources.Reading, history policies.Series) policies.Baseline {
 	return func(o policies.Occurrence, floorStart time.Time) (float64, bool) {
-		if t.Forecast != nil && len(history) > 0 {
-			if f := policies.ForecastAt(history, o.Start, *t.Forecast); f.Load.OK {
-				return f.Load.V, true
-			}
-		}
 		key := baselineKey(t, o)
 		if b, ok := e.baselines[key]; ok {
 			return b.Load, true
 		}
-		var load float64
+		forecast := policies.None[float64]()
+		if t.Forecast != nil && len(history) > 0 {
+			forecast = policies.ForecastAt(history, o.Start, *t.Forecast).Load
+		}
+		observed := policies.None[float64]()
 		switch {
-		case reading.Status == sources.StatusOK:
-			load = reading.Value.V
-		case !reading.Value.At.IsZero():
-			load = reading.Value.V // the last good load, however old
-		default:
+		case forecast.OK && !reading.Value.At.Before(o.Start):
+			// The reading may hold the window's own spike: the forecast
+			// alone is the baseline.
+		case reading.Status == sources.StatusOK, !reading.Value.At.IsZero():
+			observed = policies.Some(reading.Value.V) // or the last good load, however old
+		}
+		load := policies.MaxOpt(forecast, observed)
+		if !load.OK {
 			return 0, false
 		}
 		keep := o.End.Add(o.Window.Cooldown + policies.MaxStepDownSpan + time.Hour)
-		e.baselines[key] = Baseline{Load: load, Keep: keep}
-		return load, true
+		e.baselines[key] = Baseline{Load: load.V, Keep: keep}
+		return load.V, true
 	}
 }
 

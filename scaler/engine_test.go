@@ -308,3 +308,84 @@ func TestRunWakesOnNewReadings(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// flatHistory is a HistoryReader holding, for yesterday, a flat load from
+// one instant for an hour, as the daemon's HistoryCache holds past
+// seasons around its last refresh only.
+type flatHistory struct {
+	mu     sync.Mutex
+	series policies.Series
+}
+
+func (h *flatHistory) History(*config.Target) policies.Series {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.series
+}
+
+func (h *flatHistory) set(from time.Time, load float64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.series = nil
+	for m := range 60 {
+		h.series = append(h.series, policies.Sample{T: from.Add(time.Duration(m) * time.Minute), V: load})
+	}
+}
+
+func TestEngineSpotBaseline(t *testing.T) {
+	spot := time.Date(2026, 11, 25, 20, 45, 0, 0, mustZone("Europe/Paris"))
+	yesterday := spot.Add(-24 * time.Hour)
+	cases := []struct {
+		name     string
+		forecast float64 // yesterday around the spot's start
+		observed float64 // before the floor starts
+		want     string  // primetime_replicas at the floor's start: 5 × baseline / 50
+	}{
+		{"the forecast when it is higher", 1200, 1000, "120"},
+		{"the observed load when today is busier than the forecast", 800, 1000, "100"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t)
+			withForecast(t, r)
+			h := &flatHistory{}
+			h.set(yesterday.Add(-30*time.Minute), c.forecast)
+			r.engine.History = h
+			r.src.set(c.observed, nil)
+			r.step(t, 37*time.Minute) // 20:37, the floor starts
+			if v, _ := r.value(t, "primetime_replicas"); v != c.want {
+				t.Errorf("floor: %s replicas, want %s", v, c.want)
+			}
+		})
+	}
+
+	t.Run("latched while the history slides on and the spike arrives", func(t *testing.T) {
+		r := newRig(t)
+		withForecast(t, r)
+		h := &flatHistory{}
+		h.set(yesterday.Add(-30*time.Minute), 1000)
+		r.engine.History = h
+		r.step(t, 37*time.Minute)
+		// 20:55: the history now starts after the spot's start, and the
+		// source reads the spot's own traffic.
+		h.set(yesterday.Add(10*time.Minute), 1000)
+		r.src.set(5000, nil)
+		r.step(t, 18*time.Minute)
+		if v, _ := r.value(t, "primetime_replicas"); v != "100" {
+			t.Errorf("floor during the spot: %s replicas, want the 100 set at its start (5 × 1000 / 50)", v)
+		}
+	})
+}
+
+// withForecast gives the rig's web target a one-day seasonal forecast.
+func withForecast(t *testing.T, r *rig) {
+	t.Helper()
+	store := r.engine.Config.(*configwatch.Store)
+	store.Apply(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "storefront", Name: "targets", ResourceVersion: "2"},
+		Data: map[string]string{"t.yaml": strings.Replace(targetsYAML, "    leadTime: 8m\n", "    leadTime: 8m\n    forecast: {seasonality: 24h, lookback: 1}\n", 1)}})
+	for _, tg := range store.Snapshot().Targets {
+		if tg.Name == "web" && tg.Forecast == nil {
+			t.Fatal("the web target has no forecast")
+		}
+	}
+}
