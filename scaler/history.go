@@ -12,12 +12,22 @@ import (
 	"github.com/primetime-dev/primetime/sources"
 )
 
+// How the daemon refreshes forecast history: every HistoryRefresh, the
+// past seasons from now to HistoryHorizon (plus the target's lead time)
+// ahead, at HistoryStep.
+const (
+	HistoryRefresh = 10 * time.Minute
+	HistoryHorizon = time.Hour
+	HistoryStep    = time.Minute
+)
+
 // HistoryCache keeps, for every target with a forecast, the load of its
 // past seasons around now, refreshed in the background so that an
 // evaluation never waits for a source.
 type HistoryCache struct {
 	Poller *sources.Poller
-	// Horizon is how far ahead of the refresh time the history reaches.
+	// Horizon is how far ahead of the refresh time the history reaches
+	// (HistoryHorizon in the daemon).
 	Horizon time.Duration
 	Log     *zap.Logger
 
@@ -45,7 +55,7 @@ func (h *HistoryCache) Refresh(ctx context.Context, targets []config.Target, now
 			continue
 		}
 		q := sources.Query{Namespace: t.Namespace, Spec: t.Load}
-		s, err := sources.SeasonalHistory(ctx, reg.Source, q, now, *t.Forecast, h.Horizon+t.LeadTime, time.Minute)
+		s, err := sources.SeasonalHistory(ctx, reg.Source, q, now, *t.Forecast, h.Horizon+t.LeadTime, HistoryStep)
 		if err != nil {
 			h.Log.Debug("no history for the forecast", zap.String("target", t.Key().String()), zap.Error(err))
 			h.mu.RLock()

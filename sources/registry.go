@@ -18,6 +18,30 @@ const (
 	DefaultMaxAgeKubernetes = 2 * time.Minute
 )
 
+// DefaultScrapeInterval is how often the pods' own metrics are read.
+const DefaultScrapeInterval = 5 * time.Second
+
+// DatadogMinInterval is the shortest time between two Datadog refreshes,
+// whatever --interval says: it keeps a cluster's calls within the API's
+// hourly budget.
+const DatadogMinInterval = 30 * time.Second
+
+// DefaultTiming returns how often the daemon fetches a kind of source,
+// given its --interval, and that kind's staleness limit. The simulator
+// polls its traces with the same timing.
+func DefaultTiming(kind config.SourceKind, interval time.Duration) (every, maxAge time.Duration) {
+	switch kind {
+	case config.SourceDatadog:
+		return max(interval, DatadogMinInterval), DefaultMaxAgeDatadog
+	case config.SourceScrape:
+		return DefaultScrapeInterval, DefaultMaxAgeScrape
+	case config.SourceKubernetes:
+		return interval, DefaultMaxAgeKubernetes
+	default:
+		return interval, DefaultMaxAgePrometheus
+	}
+}
+
 // Registration is a source with its polling interval and staleness limit.
 type Registration struct {
 	Source Source

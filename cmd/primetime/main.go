@@ -49,6 +49,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCommand(), newLintCommand(), newPlanCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newLintCommand(), newPlanCommand(), newSimulateCommand(), newVersionCommand())
 	return root
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,17 +93,9 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 		return fmt.Errorf("--baseline: %v", err)
 	}
 
-	all := &config.Result{}
-	for _, f := range append(append([]string{}, o.targets...), o.windows...) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		all.Merge(config.ParseFile(f, data))
-	}
-	problems := all.Problems.Errors()
-	for _, p := range problems {
-		fmt.Fprintln(cmd.ErrOrStderr(), p.Error())
+	all, problems, err := readConfigFiles(cmd.ErrOrStderr(), o.targets, o.windows)
+	if err != nil {
+		return err
 	}
 	advice := config.CrossCheck(all.Targets, all.Windows)
 
@@ -121,10 +112,31 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	if len(problems) > 0 {
+	if problems > 0 {
 		return exitCode(1)
 	}
 	return nil
+}
+
+// readConfigFiles parses targets and windows files (or ConfigMap
+// manifests holding them) and prints each problem to stderr. The good
+// entries are returned with the number of problems.
+func readConfigFiles(stderr io.Writer, files ...[]string) (*config.Result, int, error) {
+	all := &config.Result{}
+	for _, list := range files {
+		for _, f := range list {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, 0, err
+			}
+			all.Merge(config.ParseFile(f, data))
+		}
+	}
+	problems := all.Problems.Errors()
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p.Error())
+	}
+	return all, len(problems), nil
 }
 
 // parseBaseline reads --baseline: a number, or a CSV file of timestamp,load
@@ -144,57 +156,11 @@ func parseBaseline(v string) (policies.Baseline, error) {
 		return nil, fmt.Errorf("%q is neither a number nor a readable CSV file: %v", v, err)
 	}
 	defer f.Close()
-	series, err := readLoadCSV(f, v)
+	series, err := policies.ReadSeriesCSV(f, v)
 	if err != nil {
 		return nil, err
 	}
 	return policies.BaselineFromSeries(series), nil
-}
-
-// readLoadCSV reads timestamp,load rows into a series sorted by time.
-func readLoadCSV(r io.Reader, name string) (policies.Series, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.Comment = '#'
-	var s policies.Series
-	for line := 1; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", name, err)
-		}
-		if len(rec) < 2 {
-			return nil, fmt.Errorf("%s:%d: want timestamp,load", name, line)
-		}
-		ts, tsErr := parseTimestamp(strings.TrimSpace(rec[0]))
-		v, vErr := strconv.ParseFloat(strings.TrimSpace(rec[1]), 64)
-		if line == 1 && (tsErr != nil || vErr != nil) {
-			continue // header
-		}
-		if tsErr != nil {
-			return nil, fmt.Errorf("%s:%d: timestamp: %v", name, line, tsErr)
-		}
-		if vErr != nil || v < 0 {
-			return nil, fmt.Errorf("%s:%d: load: want a number >= 0, got %q", name, line, rec[1])
-		}
-		if n := len(s); n > 0 && !ts.After(s[n-1].T) {
-			return nil, fmt.Errorf("%s:%d: timestamps must increase", name, line)
-		}
-		s = append(s, policies.Sample{T: ts, V: v})
-	}
-	if len(s) == 0 {
-		return nil, fmt.Errorf("%s: no rows", name)
-	}
-	return s, nil
-}
-
-func parseTimestamp(s string) (time.Time, error) {
-	if sec, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Unix(0, int64(sec*1e9)).UTC(), nil
-	}
-	return time.Parse(time.RFC3339, s)
 }
 
 func zoneOf(e policies.Episode, display *time.Location) *time.Location {

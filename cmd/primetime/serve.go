@@ -220,7 +220,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 	if err := d.registerSources(ctx, cfg, srcMetrics); err != nil {
 		return err
 	}
-	d.history = &scaler.HistoryCache{Poller: d.poller, Horizon: time.Hour, Log: log.Named("history")}
+	d.history = &scaler.HistoryCache{Poller: d.poller, Horizon: scaler.HistoryHorizon, Log: log.Named("history")}
 	d.engine = &scaler.Engine{
 		Interval: o.interval, Cluster: o.cluster, Config: d.store, Poller: d.poller,
 		Replicas: d.actuator, History: d.history, Actuator: d.actuator, Board: d.board,
@@ -296,7 +296,7 @@ func (d *daemon) registerSources(ctx context.Context, cfg *rest.Config, m *sourc
 		if err != nil {
 			return err
 		}
-		d.poller.Register(sources.Registration{Source: src, Interval: d.o.interval, MaxAge: sources.DefaultMaxAgePrometheus})
+		d.register(src)
 	}
 	if os.Getenv("DD_API_KEY") != "" {
 		ddCfg := datadog.ConfigFromEnv(os.Getenv)
@@ -305,18 +305,21 @@ func (d *daemon) registerSources(ctx context.Context, cfg *rest.Config, m *sourc
 		if err != nil {
 			return err
 		}
-		d.poller.Register(sources.Registration{Source: src, Interval: max(d.o.interval, 30*time.Second), MaxAge: sources.DefaultMaxAgeDatadog})
+		d.register(src)
 	}
-	d.poller.Register(sources.Registration{
-		Source:   scrape.New(scrape.NewInformerPods(ctx, d.client), scrape.Config{Observer: m}),
-		Interval: scrape.DefaultInterval, MaxAge: sources.DefaultMaxAgeScrape,
-	})
+	d.register(scrape.New(scrape.NewInformerPods(ctx, d.client), scrape.Config{Observer: m}))
 	mc, err := metricsclient.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	d.poller.Register(sources.Registration{Source: kubemetrics.New(mc, 5*time.Second, m), Interval: d.o.interval, MaxAge: sources.DefaultMaxAgeKubernetes})
+	d.register(kubemetrics.New(mc, 5*time.Second, m))
 	return nil
+}
+
+// register adds a source polled with its kind's default timing.
+func (d *daemon) register(src sources.Source) {
+	every, maxAge := sources.DefaultTiming(src.Kind(), d.o.interval)
+	d.poller.Register(sources.Registration{Source: src, Interval: every, MaxAge: maxAge})
 }
 
 // lead runs while this replica leads: it polls the sources, evaluates,
@@ -342,7 +345,7 @@ func (d *daemon) lead(ctx context.Context) {
 		go d.poller.Run(ctx, kind, time.Now)
 	}
 	go func() {
-		t := time.NewTicker(10 * time.Minute)
+		t := time.NewTicker(scaler.HistoryRefresh)
 		defer t.Stop()
 		for {
 			d.history.Refresh(ctx, d.store.Snapshot().Targets, time.Now())

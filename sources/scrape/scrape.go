@@ -28,7 +28,7 @@ import (
 
 // Defaults of the scrape source.
 const (
-	DefaultInterval    = 5 * time.Second
+	DefaultInterval    = sources.DefaultScrapeInterval
 	DefaultTimeout     = 2 * time.Second
 	DefaultConcurrency = 32
 	// maxBody bounds what is read from one pod.
