@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 60s
 
-.PHONY: all build deps e2e-deps kube test unit e2e vet fuzz bench demo clean
+.PHONY: all build deps e2e-deps kube test unit e2e vet fuzz bench traces demo clean
 
 all: build
 
@@ -49,6 +49,10 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 60s) each
 bench: ## The benchmarks quoted in docs/performance.md
 	$(GO) test -run '^$$' -bench . -benchmem ./policies/... ./sources/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./scaler/metricsapi/
+	$(GO) test -run '^$$' -bench BenchmarkRunWeek -benchmem ./scaler/simulate/
+
+traces: build ## Regenerate the synthetic traces of docs/performance.md (seed 1)
+	for k in tv-spot newsletter organic-week; do bin/primetime simulate --generate $$k --seed 1 --out docs/traces/$$k; done
 
 demo: deps kube ## A TV spot on a local control plane, live in the terminal (Ctrl-C stops and cleans up)
 	$(GO) build -o bin/primetime-demo ./e2e/demo

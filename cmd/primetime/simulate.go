@@ -114,6 +114,9 @@ func runGenerate(cmd *cobra.Command, o simulateOptions) error {
 		{o.out + ".targets.yaml", g.Targets},
 	}
 	for _, f := range files {
+		if f.data == nil {
+			continue // nothing announced
+		}
 		if err := os.WriteFile(f.name, f.data, 0o644); err != nil {
 			return err
 		}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	tvTrace   = "../../docs/traces/tv-spot.csv"
+	tvTargets = "../../docs/traces/tv-spot.targets.yaml"
+	tvWindows = "../../docs/traces/tv-spot.windows.yaml"
+)
+
+func TestSimulateTable(t *testing.T) {
+	code, out, errOut := runCLI(t, "simulate", "--trace", tvTrace, "--targets", tvTargets, "--windows", tvWindows)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"target storefront/web, 2h inside announced windows",
+		"models: pod start-up 1m30s, metric delay 1m0s, HPA sync 15s, primetime interval 15s",
+		"strategy  unserved load  in windows", "primetime", "reactive", "static", "oracle",
+		"unserved load inside each announced window:", "tv-spot-11-16-2041  Mon 2026-11-16 20:41",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table has no %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSimulateJSONAndSVG(t *testing.T) {
+	svg := filepath.Join(t.TempDir(), "spot.svg")
+	code, out, errOut := runCLI(t, "simulate", "--trace", tvTrace, "--targets", tvTargets, "--windows", tvWindows,
+		"--strategy", "primetime", "--strategy", "reactive", "-o", "json", "--svg", svg, "--svg-from", "2026-11-16 20:00", "--svg-to", "2026-11-16 22:00")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep simulationJSON
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(rep.Results) != 2 || rep.Results[0].Strategy != "primetime" || rep.Results[1].Strategy != "reactive" {
+		t.Fatalf("results %+v, want primetime then reactive", rep.Results)
+	}
+	if rep.Results[0].UnservedInWindows != 0 || rep.Results[1].UnservedInWindows == 0 {
+		t.Errorf("unserved in windows: primetime %.0f, reactive %.0f", rep.Results[0].UnservedInWindows, rep.Results[1].UnservedInWindows)
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil || !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "time (Europe/Paris)") {
+		t.Errorf("--svg wrote %d bytes (%v), want an SVG with a Europe/Paris time axis", len(b), err)
+	}
+}
+
+func TestSimulateGenerate(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "week")
+	code, out, errOut := runCLI(t, "simulate", "--generate", "organic-week", "--days", "1", "--out", prefix)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "5760 rows from") {
+		t.Errorf("output: %s", out)
+	}
+	for name, want := range map[string]bool{".csv": true, ".targets.yaml": true, ".windows.yaml": false} {
+		if _, err := os.Stat(prefix + name); (err == nil) != want {
+			t.Errorf("%s written: %v, want %v", name, err == nil, want)
+		}
+	}
+	// What it wrote simulates.
+	if code, _, errOut := runCLI(t, "simulate", "--trace", prefix+".csv", "--targets", prefix+".targets.yaml", "--strategy", "oracle"); code != 0 {
+		t.Errorf("simulating the generated trace: exit %d: %s", code, errOut)
+	}
+}
+
+func TestSimulateBadInput(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no trace", []string{"--targets", tvTargets}, 2, "--trace is required"},
+		{"unknown strategy", []string{"--trace", tvTrace, "--targets", tvTargets, "--strategy", "yolo"}, 2, `--strategy: unknown strategy "yolo"`},
+		{"bad trace row", []string{"--trace", "testdata/bad-trace.csv", "--targets", tvTargets}, 2, `testdata/bad-trace.csv:3: load: want a number >= 0, got "x"`},
+		{"two targets", []string{"--trace", tvTrace, "--targets", tvTargets, "--targets", "testdata/staging-targets.yaml"}, 2,
+			"the targets files hold 2 targets (storefront/web, staging/web): name the trace's with --target"},
+		{"unknown target", []string{"--trace", tvTrace, "--targets", tvTargets, "--target", "shop/web"}, 2, `--target: no valid target "shop/web"`},
+		{"zero interval", []string{"--trace", tvTrace, "--targets", tvTargets, "--interval", "0s"}, 2, "--interval must be positive"},
+		{"generate without out", []string{"--generate", "tv-spot"}, 2, "--generate needs --out PREFIX"},
+		{"generate unknown kind", []string{"--generate", "flash", "--out", "x"}, 2, `unknown trace "flash"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, append([]string{"simulate"}, c.args...)...)
+			if code != c.code || !strings.Contains(errOut, c.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d saying %q", code, errOut, c.code, c.want)
+			}
+		})
+	}
+}
