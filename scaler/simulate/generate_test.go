@@ -176,25 +176,7 @@ func TestCommittedTracesAreGenerated(t *testing.T) {
 // the oracle are reported, not asserted: the goal of 1.15x is missed and
 // explained in docs/performance.md.
 func TestCommittedTVSpotReport(t *testing.T) {
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(tracesDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	series, err := policies.ReadSeriesCSV(bytes.NewReader(read("tv-spot.csv")), "tv-spot.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.ParseFile("tv-spot.targets.yaml", read("tv-spot.targets.yaml"))
-	cfg.Merge(config.ParseFile("tv-spot.windows.yaml", read("tv-spot.windows.yaml")))
-	if errs := cfg.Problems.Errors(); len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	rep, err := Run(context.Background(), Setup{
-		Trace: Trace(series), Target: cfg.Targets[0], Windows: cfg.Windows, Startup: DefaultStartup, MetricDelay: DefaultMetricDelay,
-	}, Strategies)
+	rep, err := Run(context.Background(), committedSetup(t, TraceTVSpot), Strategies)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,4 +197,28 @@ func TestCommittedTVSpotReport(t *testing.T) {
 	t.Logf("replica-hours: primetime %.1f, reactive %.1f, static %.1f, oracle %.1f; primetime/oracle %.2f",
 		pt.ReplicaHours, re.ReplicaHours, res[StrategyStatic].ReplicaHours, res[StrategyOracle].ReplicaHours,
 		pt.ReplicaHours/res[StrategyOracle].ReplicaHours)
+}
+
+// committedSetup reads a committed trace with its targets and windows.
+func committedSetup(tb testing.TB, kind TraceKind) Setup {
+	tb.Helper()
+	read := func(suffix string) []byte {
+		b, err := os.ReadFile(filepath.Join(tracesDir, string(kind)+suffix))
+		if err != nil && !(suffix == ".windows.yaml" && os.IsNotExist(err)) {
+			tb.Fatal(err)
+		}
+		return b
+	}
+	series, err := policies.ReadSeriesCSV(bytes.NewReader(read(".csv")), string(kind)+".csv")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := config.ParseFile("targets.yaml", read(".targets.yaml"))
+	if w := read(".windows.yaml"); w != nil {
+		cfg.Merge(config.ParseFile("windows.yaml", w))
+	}
+	if errs := cfg.Problems.Errors(); len(errs) > 0 {
+		tb.Fatal(errs)
+	}
+	return Setup{Trace: Trace(series), Target: cfg.Targets[0], Windows: cfg.Windows, Startup: DefaultStartup, MetricDelay: DefaultMetricDelay}
 }

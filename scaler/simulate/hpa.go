@@ -168,10 +168,10 @@ func (h *HPA) normalize(now time.Time, current, proposed int32) int32 {
 
 	switch {
 	case rec > current:
-		limit := max(h.upLimit(now, current), current)
+		limit := max(h.rateLimit(now, current, true), current)
 		return min(rec, h.Max, limit)
 	case rec < current:
-		limit := min(h.downLimit(now, current), current)
+		limit := min(h.rateLimit(now, current, false), current)
 		return max(rec, h.Min, limit)
 	}
 	return rec
@@ -190,49 +190,39 @@ func (h *HPA) periodStart(now time.Time, current int32, period time.Duration) in
 	return start
 }
 
-// upLimit is the most replicas the scale-up policies allow now.
-func (h *HPA) upLimit(now time.Time, current int32) int32 {
-	r := h.Behavior.Up
-	if r.Select == SelectDisabled {
-		return current
-	}
-	if len(r.Policies) == 0 {
-		return math.MaxInt32
-	}
-	var limit int32
-	for i, p := range r.Policies {
-		start := h.periodStart(now, current, p.Period)
-		v := start + p.Value
-		if p.Kind == PolicyPercent {
-			// Rounded up, so that a small workload can always grow.
-			v = int32(math.Ceil(float64(start) * (1 + float64(p.Value)/100)))
-		}
-		// Max allows the largest change: the highest limit.
-		if i == 0 || (r.Select == SelectMin && v < limit) || (r.Select != SelectMin && v > limit) {
-			limit = v
-		}
-	}
-	return limit
-}
-
-// downLimit is the fewest replicas the scale-down policies allow now.
-func (h *HPA) downLimit(now time.Time, current int32) int32 {
+// rateLimit is the replica count the policies of one direction allow
+// now: the most for a scale-up, the fewest for a scale-down.
+func (h *HPA) rateLimit(now time.Time, current int32, up bool) int32 {
 	r := h.Behavior.Down
-	if r.Select == SelectDisabled {
-		return current
+	if up {
+		r = h.Behavior.Up
 	}
-	if len(r.Policies) == 0 {
+	switch {
+	case r.Select == SelectDisabled:
+		return current
+	case len(r.Policies) == 0 && up:
+		return math.MaxInt32
+	case len(r.Policies) == 0:
 		return 0
 	}
 	var limit int32
 	for i, p := range r.Policies {
 		start := h.periodStart(now, current, p.Period)
-		v := start - p.Value
-		if p.Kind == PolicyPercent {
+		var v int32
+		switch {
+		case p.Kind == PolicyPods && up:
+			v = start + p.Value
+		case p.Kind == PolicyPods:
+			v = start - p.Value
+		case up:
+			// Rounded up, so that a small workload can always grow.
+			v = int32(math.Ceil(float64(start) * (1 + float64(p.Value)/100)))
+		default:
 			v = int32(float64(start) * (1 - float64(p.Value)/100))
 		}
-		// Max allows the largest change: the lowest limit.
-		if i == 0 || (r.Select == SelectMin && v > limit) || (r.Select != SelectMin && v < limit) {
+		// Max takes the policy allowing the largest change, Min the smallest.
+		larger := (up && v > limit) || (!up && v < limit)
+		if i == 0 || larger != (r.Select == SelectMin) {
 			limit = v
 		}
 	}
