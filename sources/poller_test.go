@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -144,6 +145,41 @@ func TestMissingAnswerIsAnError(t *testing.T) {
 	p.Refresh(context.Background(), config.SourcePrometheus, time.Now())
 	if r := p.Reading(q, time.Now()); r.Status != StatusError {
 		t.Errorf("got %+v", r)
+	}
+}
+
+// A value that is not a load is an error whatever the source, and the
+// last good value stays the reading (scenario 3 of docs/reliability.md).
+func TestNotALoadIsAnError(t *testing.T) {
+	cases := []struct {
+		name string
+		v    float64
+	}{
+		{"NaN", math.NaN()},
+		{"+Inf", math.Inf(1)},
+		{"-Inf", math.Inf(-1)},
+		{"negative", -3},
+	}
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := &scripted{answers: map[string]Result{"q": {Value: Value{V: 700}}}}
+			p := NewPoller(NewCache())
+			p.Register(Registration{Source: src, Interval: time.Second, MaxAge: time.Minute})
+			q := promQuery("x", "q")
+			p.SetQueries([]Query{q})
+			p.Refresh(context.Background(), config.SourcePrometheus, t0)
+			src.set("q", Result{Value: Value{V: c.v}})
+			p.Refresh(context.Background(), config.SourcePrometheus, t0.Add(15*time.Second))
+			r := p.Reading(q, t0.Add(15*time.Second))
+			if r.Status != StatusOK || r.Value.V != 700 {
+				t.Errorf("reading %+v, want the last good 700 while it is fresh", r)
+			}
+			r = p.Reading(q, t0.Add(2*time.Minute))
+			if r.Status != StatusStale || r.Load().OK || !strings.Contains(r.Err.Error(), "which is not a load") {
+				t.Errorf("reading once the last good value is old: %+v, want stale, with the cause", r)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -130,8 +131,13 @@ func (p *Poller) Refresh(ctx context.Context, kind config.SourceKind, now time.T
 	results := reg.Source.Fetch(ctx, qs, now)
 	for _, q := range qs {
 		r, ok := results[q.Key()]
-		if !ok {
+		switch {
+		case !ok:
 			r = Result{Err: fmt.Errorf("%s returned nothing for this query", kind)}
+		case r.Err == nil && !validLoad(r.Value.V):
+			// Whatever the source: a value that is not a load is an error,
+			// never a reading (NaN would read as 0 replicas).
+			r = Result{Err: fmt.Errorf("%s returned %v, which is not a load", kind, r.Value.V)}
 		}
 		p.cache.Put(q.Key(), r, now)
 	}
@@ -139,6 +145,11 @@ func (p *Poller) Refresh(ctx context.Context, kind config.SourceKind, now time.T
 	case p.updated <- struct{}{}:
 	default:
 	}
+}
+
+// validLoad reports whether v can be a load: a finite number >= 0.
+func validLoad(v float64) bool {
+	return v >= 0 && !math.IsInf(v, 0) // false for NaN too
 }
 
 // Run refreshes one kind every interval until ctx ends. clock gives the

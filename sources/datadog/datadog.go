@@ -88,7 +88,27 @@ type Source struct {
 	backoffUntil time.Time
 	failures     int
 	remaining    float64
+	// rejected holds the queries Datadog refused, by text.
+	rejected map[string]rejection
 }
+
+// rejection is a query Datadog refused: its error is the answer, without
+// a call, until it is tried again alone at retryAt.
+type rejection struct {
+	err     error
+	retryAt time.Time
+}
+
+// RejectedRetry is how long a query that Datadog refused (HTTP 400) is
+// answered with that error before it is sent again, alone.
+const RejectedRetry = 10 * time.Minute
+
+// rejectedError: Datadog refused the call's queries (HTTP 400, or an
+// answer with status "error"): the fault of a query, not of the service.
+type rejectedError struct{ err error }
+
+func (e *rejectedError) Error() string { return e.err.Error() }
+func (e *rejectedError) Unwrap() error { return e.err }
 
 var _ sources.Source = (*Source)(nil)
 
@@ -216,8 +236,10 @@ func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Ti
 		return out
 	}
 	failed := false
-	chunks := Chunks(texts, s.cfg.BatchSize, s.cfg.MaxQueryLength)
-	for i, chunk := range chunks {
+	alone, batched := s.sortRejected(texts, now, set)
+	chunks := append(alone, Chunks(batched, s.cfg.BatchSize, s.cfg.MaxQueryLength)...)
+	for i := 0; i < len(chunks); i++ {
+		chunk := chunks[i]
 		results, status, err := s.call(ctx, chunk, now)
 		if status == http.StatusTooManyRequests {
 			until := s.startBackoff(now, "HTTP 429 Too Many Requests")
@@ -227,19 +249,76 @@ func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Ti
 			}
 			return out
 		}
-		if err != nil {
+		var rejected *rejectedError
+		switch {
+		case errors.As(err, &rejected) && len(chunk) > 1:
+			// One bad query fails its whole batch: halve the batch until
+			// the bad one stands alone, so that the others still refresh.
+			h := len(chunk) / 2
+			chunks = append(chunks, chunk[:h], chunk[h:])
+		case errors.As(err, &rejected):
+			s.reject(chunk[0], err, now)
+			set(chunk[0], sources.Result{Err: err})
+		case err != nil:
 			failed = true
 			for _, t := range chunk {
 				set(t, sources.Result{Err: err})
 			}
-			continue
-		}
-		for j, t := range chunk {
-			set(t, results[j])
+		default:
+			for j, t := range chunk {
+				set(t, results[j])
+			}
+			if len(chunk) == 1 {
+				s.reject(chunk[0], nil, now) // accepted again
+			}
 		}
 	}
 	s.settle(now, failed)
 	return out
+}
+
+// sortRejected answers the queries Datadog refused from their error until
+// they are due to be tried again, and returns those due (each to be sent
+// alone) and the others. Rejections of queries no longer asked for are
+// forgotten.
+func (s *Source) sortRejected(texts []string, now time.Time, set func(string, sources.Result)) (alone [][]string, batched []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	asked := make(map[string]bool, len(texts))
+	for _, t := range texts {
+		asked[t] = true
+		r, ok := s.rejected[t]
+		switch {
+		case !ok:
+			batched = append(batched, t)
+		case now.Before(r.retryAt):
+			set(t, sources.Result{Err: r.err})
+		default:
+			alone = append(alone, []string{t})
+		}
+	}
+	for t := range s.rejected {
+		if !asked[t] {
+			delete(s.rejected, t)
+		}
+	}
+	return alone, batched
+}
+
+// reject records that Datadog refused query text alone with err, or, with
+// a nil err, that it accepts it.
+func (s *Source) reject(text string, err error, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		delete(s.rejected, text)
+		return
+	}
+	if s.rejected == nil {
+		s.rejected = map[string]rejection{}
+	}
+	s.rejected[text] = rejection{err: err, retryAt: now.Add(RejectedRetry)}
+	s.log.Warn("datadog: query refused; it is retried alone every "+RejectedRetry.String(), zap.String("query", text), zap.Error(err))
 }
 
 // waiting reports whether calls are paused, and until when.
@@ -332,16 +411,31 @@ func (s *Source) call(ctx context.Context, batch []string, now time.Time) ([]sou
 			err = &sources.RateLimitError{RetryAt: now.Add(MinBackoff)}
 		}
 		s.cfg.Observer.ObserveRequest(config.SourceDatadog, sources.OutcomeOf(err), time.Since(start))
+		if status == http.StatusBadRequest {
+			return nil, status, &rejectedError{err}
+		}
 		s.log.Warn("datadog: query call failed", zap.Int("queries", len(batch)), zap.Int("status", status), zap.Error(err))
 		return nil, status, err
 	}
 	s.cfg.Observer.ObserveRequest(config.SourceDatadog, sources.OutcomeSuccess, time.Since(start))
+	out, err := decodeResponse(&resp, batch, now)
+	if err != nil {
+		return nil, status, &rejectedError{errors.New(s.redact(err.Error()))}
+	}
+	return out, status, nil
+}
+
+// decodeResponse maps a query API answer to the batch's queries by
+// query_index: each gets its newest complete point, no data, or an error
+// when it returns several series. An answer with status "error" is an
+// error for the whole batch.
+func decodeResponse(resp *datadogV1.MetricsQueryResponse, batch []string, now time.Time) ([]sources.Result, error) {
 	if resp.Status != nil && *resp.Status == "error" {
 		msg := "the query failed"
 		if resp.Error != nil {
 			msg = *resp.Error
 		}
-		return nil, status, fmt.Errorf("datadog: %s", s.redact(msg))
+		return nil, fmt.Errorf("datadog: %s", msg)
 	}
 	perQuery := make([][]datadogV1.MetricsQueryMetadata, len(batch))
 	for _, series := range resp.Series {
@@ -366,7 +460,7 @@ func (s *Source) call(ctx context.Context, batch []string, now time.Time) ([]sou
 			out[i] = sources.Result{Err: fmt.Errorf("datadog query %q returns %d series, want one; aggregate it, e.g. sum:metric{scope}", batch[i], len(list))}
 		}
 	}
-	return out, status, nil
+	return out, nil
 }
 
 // latest returns a series' newest complete point. The last rollup bucket

@@ -330,3 +330,58 @@ func TestNewNeedsKeys(t *testing.T) {
 		t.Errorf("from env: %+v", cfg)
 	}
 }
+
+// One query Datadog refuses among 50 targets: the other 49 get their load
+// at every refresh, the bad one gets Datadog's error, the source never
+// backs off, and once the bad query is known it costs no call until it is
+// tried again alone (scenario 6 of docs/reliability.md).
+func TestOneRefusedQueryAmongFifty(t *testing.T) {
+	h := newHarness(t)
+	qs := targetsWithQueries(50, 50)
+	bad := qs[17].Spec.Datadog
+	h.fake.reject = func(q string) bool { return q == bad }
+	for cycle := range 8 {
+		now := t0.Add(time.Duration(cycle) * 30 * time.Second)
+		before := h.fake.callCount()
+		res := h.src.Fetch(context.Background(), qs, now)
+		for i, q := range qs {
+			r := res[q.Key()]
+			if i == 17 {
+				if r.Err == nil || !strings.Contains(r.Err.Error(), "HTTP 400") || !strings.Contains(r.Err.Error(), "Error parsing query") {
+					t.Fatalf("cycle %d: the refused query got %+v, want Datadog's HTTP 400 error", cycle, r)
+				}
+				continue
+			}
+			if r.Err != nil || r.Value.V != float64(len(q.Spec.Datadog)) {
+				t.Fatalf("cycle %d: target %d got %+v, want its load", cycle, i, r)
+			}
+		}
+		calls := h.fake.callCount() - before
+		// First refresh: the failed batch of 35 is halved down to the bad
+		// query (1 + 2 per level); then 2 calls (35 + 14 good queries).
+		if cycle > 0 && calls != 2 {
+			t.Errorf("cycle %d: %d calls, want 2: the known bad query costs none", cycle, calls)
+		}
+		if cycle == 0 && calls > 14 {
+			t.Errorf("first refresh: %d calls to isolate one bad query among 50, want at most 14", calls)
+		}
+	}
+	if until, waiting := h.src.waiting(t0.Add(4 * time.Minute)); waiting {
+		t.Errorf("the source backs off until %s for one bad query", until)
+	}
+
+	// Ten minutes later it is tried again, alone; fixed, it rejoins.
+	h.fake.reject = nil
+	before := h.fake.callCount()
+	res := h.src.Fetch(context.Background(), qs, t0.Add(11*time.Minute))
+	if r := res[qs[17].Key()]; r.Err != nil {
+		t.Errorf("after the retry: %+v, want its load", r)
+	}
+	if calls := h.fake.callCount() - before; calls != 3 {
+		t.Errorf("%d calls, want 3 (the retried query alone, then 49 in 2 batches)", calls)
+	}
+	res = h.src.Fetch(context.Background(), qs, t0.Add(11*time.Minute+30*time.Second))
+	if r := res[qs[17].Key()]; r.Err != nil {
+		t.Errorf("once accepted: %+v", r)
+	}
+}

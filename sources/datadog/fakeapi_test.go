@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -29,6 +30,9 @@ type fakeDatadog struct {
 	used     int
 	fail     []int // HTTP statuses to answer the next calls with
 	failBody string
+	// reject makes a call holding this query fail with HTTP 400, as
+	// Datadog refuses a whole comma-joined call for one bad query.
+	reject func(query string) bool
 	// value gives each query's load; series overrides the whole answer.
 	value  func(query string) float64
 	series func(query string, index int, from, to int64) []map[string]any
@@ -103,6 +107,11 @@ func (f *fakeDatadog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	queries := splitQueries(q.Get("query"))
 	f.batches = append(f.batches, queries)
+	if f.reject != nil && slices.ContainsFunc(queries, f.reject) {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"errors":["Error parsing query: unknown function 'rate_per_sec'"]}`)
+		return
+	}
 	var series []map[string]any
 	for i, query := range queries {
 		if f.series != nil {
