@@ -45,6 +45,7 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 60s) each
 	cd policies/config && $(GO) test -run '^$$' -fuzz '^FuzzParseWindows$$' -fuzztime $(FUZZTIME)
 	cd policies/config && $(GO) test -run '^$$' -fuzz '^FuzzParseTargets$$' -fuzztime $(FUZZTIME)
 	cd sources/scrape && $(GO) test -run '^$$' -fuzz '^FuzzCounterValue$$' -fuzztime $(FUZZTIME)
+	cd sources/datadog && $(GO) test -run '^$$' -fuzz '^FuzzDecodeResponse$$' -fuzztime $(FUZZTIME)
 
 bench: ## The benchmarks quoted in docs/performance.md
 	$(GO) test -run '^$$' -bench . -benchmem ./policies/... ./sources/...

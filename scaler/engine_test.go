@@ -31,6 +31,7 @@ type loadSource struct {
 	mu   sync.Mutex
 	load float64
 	err  error
+	age  time.Duration // how old the values it answers are
 }
 
 func (s *loadSource) Kind() config.SourceKind { return config.SourcePrometheus }
@@ -42,7 +43,7 @@ func (s *loadSource) Fetch(_ context.Context, qs []sources.Query, now time.Time)
 		if s.err != nil {
 			out[q.Key()] = sources.Result{Err: s.err}
 		} else {
-			out[q.Key()] = sources.Result{Value: sources.Value{V: s.load, At: now}}
+			out[q.Key()] = sources.Result{Value: sources.Value{V: s.load, At: now.Add(-s.age)}}
 		}
 	}
 	return out

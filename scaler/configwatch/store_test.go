@@ -191,3 +191,62 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Scenario 9 of docs/reliability.md: each kind of bad edit, made together
+// with a good new window. Only the bad entry is rejected, with one
+// InvalidEntry Event naming it and its field; the good new window applies;
+// every other entry keeps its last good version. A ConfigMap that does not
+// parse keeps all its last good entries and says so.
+func TestBadEditsRejectOnlyTheBadEntry(t *testing.T) {
+	const sale = "  - {name: sale, start: \"2026-11-27 08:00\", duration: 16h, expect: 3x, targets: [storefront/*]}\n"
+	cases := []struct {
+		name   string
+		edit   func(string) string
+		event  []string // what the one Event says
+		parses bool
+	}{
+		{"bad time zone", func(s string) string {
+			return strings.Replace(s, "  - name: tf1-spot\n", "  - name: tf1-spot\n    timezone: Mars/Olympus\n", 1)
+		}, []string{`window "tf1-spot": timezone:`, "Mars/Olympus"}, true},
+		{"bad time", func(s string) string { return strings.Replace(s, "2026-11-25 20:45", "2026-11-31 20:45", 1) },
+			[]string{`window "tf1-spot": start:`, "2026-11-31 20:45"}, true},
+		{"negative replicas", func(s string) string { return strings.Replace(s, "expect: 2x", "replicas: -3", 1) },
+			[]string{`window "newsletter": replicas: must be between 0`}, true},
+		{"not a target", func(s string) string {
+			return strings.Replace(s, "targets: [storefront/*]", "targets: [storefront web]", 1)
+		},
+			[]string{`window "newsletter": targets:`, "must be namespace/name"}, true},
+		{"duplicate names", func(s string) string {
+			return s + "  - {name: newsletter, cron: \"0 9 * * MON\", duration: 1h, expect: 2x, targets: [storefront/*]}\n"
+		}, []string{`window "newsletter": name:`, "already defined on line"}, true},
+		{"YAML that does not parse", func(s string) string { return s + "  - name: [unclosed\n" },
+			[]string{"does not parse", "stay in force"}, false},
+		{"1 MB of garbage", func(string) string { return strings.Repeat("\x00garbage{{", 100000) },
+			[]string{"does not parse", "stay in force"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := record.NewFakeRecorder(100)
+			s := NewStore(rec, nil)
+			s.Apply(windowsCM("1", goodWindows))
+			s.Apply(windowsCM("2", c.edit(goodWindows+sale)))
+			got := windowNames(s)
+			if got["tf1-spot"].Duration != 15*time.Minute || got["tf1-spot"].Location.String() != "Europe/Paris" ||
+				got["newsletter"].Demand.Value != 2 || got["newsletter"].Cron == nil {
+				t.Errorf("windows in force: %+v; want tf1-spot and newsletter at their last good versions", got)
+			}
+			if _, ok := got["sale"]; ok != c.parses {
+				t.Errorf("the good new window applies: %v, want %v", ok, c.parses)
+			}
+			ev := drain(rec)
+			if len(ev) != 1 || !strings.Contains(ev[0], "InvalidEntry") {
+				t.Fatalf("events: %q, want one InvalidEntry", ev)
+			}
+			for _, want := range c.event {
+				if !strings.Contains(ev[0], want) {
+					t.Errorf("event %q does not say %q", ev[0], want)
+				}
+			}
+		})
+	}
+}
