@@ -1,13 +1,25 @@
 package scaler_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
+
 	"github.com/primetime-dev/primetime/policies"
 	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/sources"
+	promsource "github.com/primetime-dev/primetime/sources/prometheus"
 )
 
 // heldReplicas is the workload's current replicas, as the HPA reports them.
@@ -100,4 +112,62 @@ func TestWindowDuringSourceOutage(t *testing.T) {
 	if v, err := r.value(t, "primetime_replicas"); v != "100" {
 		t.Errorf("20:37, the floor's start: %q %v, want 100 (5 × the last good 1000 / 50)", v, err)
 	}
+}
+
+// Scenario 4: a slow source (5 s latency against its 3 s timeout), polled
+// in the background on the real clock, while the engine runs 10,000
+// cycles and the API is asked after each. The API answers from memory
+// (its latency is logged, a figure for docs/reliability.md), and the
+// goroutine count is the same after 10,000 cycles as after 1,000.
+func TestSlowSourceNeverHoldsTheAPI(t *testing.T) {
+	var asked atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		asked.Add(1)
+		select {
+		case <-time.After(5 * time.Second):
+		case <-req.Context().Done():
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	defer slow.Close()
+	src, err := promsource.New(promsource.Config{URL: slow.URL, Timeout: 3 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t)
+	r.now = r.now.Add(-2 * time.Hour)
+	r.step(t, 0) // a good reading first
+	r.poller.Register(sources.Registration{Source: src, Interval: 100 * time.Millisecond, MaxAge: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	polling := make(chan struct{})
+	go func() { r.poller.Run(ctx, config.SourcePrometheus, time.Now); close(polling) }()
+	defer func() { cancel(); <-polling }()
+
+	sel := labels.SelectorFromSet(labels.Set{"target": "web"})
+	latencies := make([]time.Duration, 0, 10000)
+	var after1000 int
+	for i := range 10000 {
+		r.now = r.now.Add(time.Second)
+		r.engine.Cycle(ctx, r.now)
+		start := time.Now()
+		_, _ = r.api.GetExternalMetric(ctx, "storefront", sel, provider.ExternalMetricInfo{Metric: "primetime_replicas"})
+		latencies = append(latencies, time.Since(start))
+		if i == 999 {
+			after1000 = runtime.NumGoroutine()
+		}
+		if i%10 == 9 {
+			time.Sleep(7 * time.Millisecond) // spread the cycles over the source's hung calls
+		}
+	}
+	after10000 := runtime.NumGoroutine()
+	if n := asked.Load(); n < 2 {
+		t.Fatalf("the slow source was asked %d times during the run: the test proves nothing", n)
+	}
+	if after10000 > after1000+10 {
+		t.Errorf("goroutines: %d after 1,000 cycles, %d after 10,000", after1000, after10000)
+	}
+	slices.Sort(latencies)
+	t.Logf("slow source asked %d times; API p50 %s, p99 %s, max %s; goroutines %d after 1,000 cycles, %d after 10,000",
+		asked.Load(), latencies[5000], latencies[9900], latencies[9999], after1000, after10000)
 }
