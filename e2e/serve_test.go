@@ -4,13 +4,20 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math/big"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/primetime-dev/primetime/e2e/stage"
 	"github.com/primetime-dev/primetime/e2e/testbed"
@@ -80,6 +87,69 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 		}
 	})
 
+	t.Run("a ServiceAccount needs get on external metrics", func(t *testing.T) {
+		const uri = "/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/primetime_replicas?labelSelector=target%3Dweb"
+		sas := c.Client.CoreV1().ServiceAccounts("storefront")
+		if _, err := sas.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		expiry := int64(600)
+		tok, err := sas.CreateToken(ctx, "reader", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := rest.AnonymousClientConfig(c.Config)
+		cfg.BearerToken = tok.Status.Token
+		reader, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = reader.Discovery().RESTClient().Get().RequestURI(uri).DoRaw(ctx)
+		if !apierrors.IsForbidden(err) {
+			t.Fatalf("a ServiceAccount without RBAC: %v, want 403 Forbidden", err)
+		}
+		// Granted get on external metrics, the same token reads the value:
+		// the 403 was authorization, end to end.
+		rules := []rbacv1.PolicyRule{{APIGroups: []string{"external.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}}}
+		if _, err := c.Client.RbacV1().Roles("storefront").Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader"}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "metrics-reader"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "reader", Namespace: "storefront"}}}
+		if _, err := c.Client.RbacV1().RoleBindings("storefront").Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		testbed.Eventually(t, 30*time.Second, time.Second, func() (bool, string) {
+			body, err := reader.Discovery().RESTClient().Get().RequestURI(uri).DoRaw(ctx)
+			return err == nil && strings.Contains(string(body), "primetime_replicas"), fmt.Sprintf("granted: %v", err)
+		})
+	})
+
+	t.Run("the serving certificate is reloaded when its files change", func(t *testing.T) {
+		before := servedSerial(t, p.SecurePort)
+		cert, key := stage.IssueServingCert(t, p.CA)
+		changed := time.Now()
+		for _, f := range []struct {
+			path string
+			data []byte
+		}{{p.KeyFile, key}, {p.CertFile, cert}} {
+			if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		testbed.Eventually(t, 90*time.Second, time.Second, func() (bool, string) {
+			return servedSerial(t, p.SecurePort).Cmp(before) != 0, "still serving the old certificate"
+		})
+		t.Logf("new certificate served %s after its files changed", time.Since(changed).Round(100*time.Millisecond))
+		if p.Exited() {
+			t.Fatal("primetime restarted to reload its certificate")
+		}
+		if v, err := stage.ExternalValue(ctx, c, "storefront", "primetime_replicas", "web"); err != nil {
+			t.Errorf("through the aggregator with the new certificate: %q %v", v, err)
+		}
+	})
+
 	t.Run("Prometheus down: an error after the staleness limit, never 0", func(t *testing.T) {
 		prom.Kill()
 		killed := time.Now()
@@ -98,4 +168,16 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 			t.Errorf("the observed load is still exported while stale")
 		}
 	})
+}
+
+// servedSerial returns the serial number of the certificate served on
+// port.
+func servedSerial(t *testing.T, port int) *big.Int {
+	t.Helper()
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber
 }

@@ -61,6 +61,7 @@ type serveOptions struct {
 	identity        string
 	watchNamespaces []string
 	prom            promFlags
+	datadogURL      string
 }
 
 type promFlags struct {
@@ -111,6 +112,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.prom.caFile, "prometheus-ca-file", "", "CA bundle to verify Prometheus' certificate")
 	f.BoolVar(&o.prom.insecureSkipVerify, "prometheus-insecure-skip-verify", false, "do not verify Prometheus' certificate")
 	f.DurationVar(&o.prom.timeout, "prometheus-timeout", 3*time.Second, "timeout of one Prometheus query")
+	f.StringVar(&o.datadogURL, "datadog-url", "", "Datadog API base URL, for a proxy or a private endpoint (default: from DD_SITE)")
 
 	// The external metrics API server's own flags: --secure-port, TLS,
 	// delegated authentication and authorization.
@@ -300,6 +302,7 @@ func (d *daemon) registerSources(ctx context.Context, cfg *rest.Config, m *sourc
 	}
 	if os.Getenv("DD_API_KEY") != "" {
 		ddCfg := datadog.ConfigFromEnv(os.Getenv)
+		ddCfg.Endpoint = d.o.datadogURL
 		ddCfg.Logger, ddCfg.Observer, ddCfg.RateLimits = d.log.Named("datadog"), m, m
 		src, err := datadog.New(ddCfg)
 		if err != nil {

@@ -67,11 +67,15 @@ type Primetime struct {
 	*testbed.Process
 	SecurePort  int
 	MetricsAddr string
+	// CertFile and KeyFile hold its serving certificate, issued by CA.
+	CertFile, KeyFile string
+	CA                *testbed.CA
 }
 
 // servingCert is primetime's serving certificate and the CA the
 // APIService trusts.
 type servingCert struct {
+	ca                *testbed.CA
 	caPEM             []byte
 	certFile, keyFile string
 }
@@ -79,9 +83,16 @@ type servingCert struct {
 func newServingCert(t testbed.T) servingCert {
 	t.Helper()
 	ca := testbed.NewCA(t, "primetime-ca")
-	cert, key := ca.Issue(t, "primetime", "primetime.primetime.svc", "localhost", "127.0.0.1")
+	cert, key := IssueServingCert(t, ca)
 	dir := t.TempDir()
-	return servingCert{caPEM: ca.CertPEM, certFile: testbed.WriteFile(t, dir, "tls.crt", cert), keyFile: testbed.WriteFile(t, dir, "tls.key", key)}
+	return servingCert{ca: ca, caPEM: ca.CertPEM, certFile: testbed.WriteFile(t, dir, "tls.crt", cert), keyFile: testbed.WriteFile(t, dir, "tls.key", key)}
+}
+
+// IssueServingCert issues a serving certificate for primetime's Service
+// (and loopback) from ca.
+func IssueServingCert(t testbed.T, ca *testbed.CA) (certPEM, keyPEM []byte) {
+	t.Helper()
+	return ca.Issue(t, "primetime", "primetime.primetime.svc", "localhost", "127.0.0.1")
 }
 
 // StartPrimetime starts primetime serve against the cluster and registers
@@ -127,7 +138,7 @@ func startOne(t testbed.T, c *testbed.Cluster, port int, cert servingCert, extra
 	}, extra...)
 	p := testbed.Start(t, bin, args...)
 	testbed.WaitHTTP(t, "http://"+metrics+"/healthz", 60*time.Second, p)
-	return &Primetime{Process: p, SecurePort: port, MetricsAddr: metrics}
+	return &Primetime{Process: p, SecurePort: port, MetricsAddr: metrics, CertFile: cert.certFile, KeyFile: cert.keyFile, CA: cert.ca}
 }
 
 // Metric returns the value of a primetime metric series on /metrics
