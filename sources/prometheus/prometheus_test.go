@@ -70,7 +70,7 @@ func TestFetchResultShapes(t *testing.T) {
 	}{
 		{"one", 1234.5, sources.StatusOK, ""},
 		{"scalar", 42, sources.StatusOK, ""},
-		{"zero", 0, sources.StatusOK, ""}, // a real 0 from the source is a value
+		{"zero", 0, sources.StatusOK, ""},      // a real 0 from the source is a value
 		{"negative", -3, sources.StatusOK, ""}, // passed on as is; the poller refuses it (sources.TestNotALoadIsAnError)
 		{"empty", 0, sources.StatusNoData, "no data"},
 		{"nan", 0, sources.StatusError, "NaN"},
