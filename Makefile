@@ -12,7 +12,7 @@ all: build
 build: ## Build bin/primetime
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/primetime ./cmd/primetime
 
-test: deps e2e-deps vet unit ## Everything CI runs: unit, integration and real-cluster tests
+test: deps e2e-deps vet unit fuzz ## Everything CI runs: unit, integration and real-cluster tests, each fuzz target for FUZZTIME
 
 # Programs the integration tests run for real, from Debian packages.
 DEB_PROGRAMS := prometheus:prometheus promtool:prometheus etcd:etcd-server
