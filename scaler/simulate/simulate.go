@@ -69,6 +69,9 @@ const (
 	Step = time.Second
 	// RecordEvery is the resolution of Result.Points.
 	RecordEvery = 15 * time.Second
+	// MaxSpan is the longest trace a simulation takes: a year and a bit
+	// at 1 s steps is about 1 GB.
+	MaxSpan = 400 * 24 * time.Hour
 )
 
 // Setup is one simulation: a trace, the target it is the load of, the
@@ -190,6 +193,9 @@ func Run(ctx context.Context, setup Setup, strategies []Strategy) (*Report, erro
 	tr := setup.Trace
 	if len(tr) < 2 {
 		return nil, errors.New("the trace needs at least two rows")
+	}
+	if span := tr.End().Sub(tr.Start()); span > MaxSpan {
+		return nil, fmt.Errorf("the trace spans %s, more than the %s a simulation (1 s steps) can hold; cut it", config.FormatDuration(span.Truncate(time.Hour)), config.FormatDuration(MaxSpan))
 	}
 	t := &setup.Target
 	tl := newTimeline(&setup)

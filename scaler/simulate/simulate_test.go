@@ -3,6 +3,7 @@ package simulate
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,5 +225,18 @@ func TestSlidingMaxAhead(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("got %v, want %v", got, want)
 		}
+	}
+}
+
+func TestRunRefusesWhatItCannotHold(t *testing.T) {
+	s := parseSetup(t, stepTarget, stepWindows)
+	s.Trace = Trace{{T: t0, V: 1}, {T: t0.Add(500 * 24 * time.Hour), V: 1}}
+	_, err := Run(context.Background(), s, Strategies)
+	if err == nil || !strings.Contains(err.Error(), "the trace spans 500d, more than the 400d") {
+		t.Errorf("a 500-day trace: %v, want an error saying how long it is and the limit", err)
+	}
+	s.Trace = s.Trace[:1]
+	if _, err := Run(context.Background(), s, Strategies); err == nil || !strings.Contains(err.Error(), "at least two rows") {
+		t.Errorf("a one-row trace: %v", err)
 	}
 }
