@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -138,10 +140,19 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		testbed.Eventually(t, 90*time.Second, time.Second, func() (bool, string) {
-			return servedSerial(t, p.SecurePort).Cmp(before) != 0, "still serving the old certificate"
+		block, _ := pem.Decode(cert)
+		issued, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if issued.SerialNumber.Cmp(before) == 0 {
+			t.Fatal("the new certificate has the old one's serial")
+		}
+		testbed.Eventually(t, 90*time.Second, 200*time.Millisecond, func() (bool, string) {
+			served := servedSerial(t, p.SecurePort)
+			return served.Cmp(issued.SerialNumber) == 0, fmt.Sprintf("serving serial %s, the new certificate is %s", served, issued.SerialNumber)
 		})
-		t.Logf("new certificate served %s after its files changed", time.Since(changed).Round(100*time.Millisecond))
+		t.Logf("new certificate served %s after its files changed", time.Since(changed).Round(time.Millisecond))
 		if p.Exited() {
 			t.Fatal("primetime restarted to reload its certificate")
 		}
