@@ -22,6 +22,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/klog/v2"
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
@@ -29,7 +31,11 @@ import (
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
 	"github.com/primetime-dev/primetime/e2e/testbed"
+	"github.com/primetime-dev/primetime/policies/config"
 	"github.com/primetime-dev/primetime/scaler"
+	"github.com/primetime-dev/primetime/scaler/configwatch"
+	"github.com/primetime-dev/primetime/sources"
+	promsource "github.com/primetime-dev/primetime/sources/prometheus"
 )
 
 const benchPath = "/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/primetime_replicas?labelSelector=target%3Dweb"
@@ -49,12 +55,9 @@ func freePort(b testing.TB) int {
 // authenticate with a client certificate, as the aggregation layer does
 // (anonymous HTTP/2 clients get one request per connection, a DoS
 // mitigation); the group system:masters is authorized without a cluster.
-func startAPI(b testing.TB, ctx context.Context, clientCA []byte) string {
+func startAPI(b testing.TB, ctx context.Context, clientCA []byte, board *scaler.Board) string {
 	b.Helper()
 	klog.SetLogger(logr.Discard())
-	board := &scaler.Board{}
-	replicas, load := int32(100), 5000.0
-	board.Replace([]scaler.Published{{Namespace: "storefront", Name: "web", Replicas: &replicas, Load: &load, At: time.Now().Add(time.Hour)}}, time.Now())
 	dir := b.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	_ = os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: x, user: {}}]\ncontexts: [{name: x, context: {cluster: x, user: x}}]\ncurrent-context: x\n"), 0o600)
@@ -202,7 +205,12 @@ func TestBenchServer(t *testing.T) {
 	var url string
 	switch mode {
 	case "api":
-		url = startAPI(t, ctx, []byte(os.Getenv("PRIMETIME_BENCH_CLIENT_CA")))
+		board := &scaler.Board{}
+		replicas, load := int32(100), 5000.0
+		board.Replace([]scaler.Published{{Namespace: "storefront", Name: "web", Replicas: &replicas, Load: &load, At: time.Now().Add(time.Hour)}}, time.Now())
+		url = startAPI(t, ctx, []byte(os.Getenv("PRIMETIME_BENCH_CLIENT_CA")), board)
+	case "api-slow-source":
+		url = startAPI(t, ctx, []byte(os.Getenv("PRIMETIME_BENCH_CLIENT_CA")), slowSourceBoard(t, ctx))
 	default:
 		url = startBare(t, []byte(os.Getenv("PRIMETIME_BENCH_BODY")))
 	}
@@ -267,6 +275,66 @@ func BenchmarkExternalMetricsAPI(b *testing.B) {
 		b.ReportMetric(apiRPS/bareRPS, "throughput-ratio")
 		b.ReportMetric(float64(apiP99.Microseconds())/1000, "api-p99-ms@1000rps")
 		b.ReportMetric(float64(bareP99.Microseconds())/1000, "bare-p99-ms@1000rps")
+	}
+}
+
+// slowSourceBoard is the daemon's composition (config store, poller,
+// engine every second) with a Prometheus source whose server answers
+// 100 req/s once, then takes 5 s per query against the source's 3 s
+// timeout: the board keeps the last good decision while every fetch hangs.
+func slowSourceBoard(t testing.TB, ctx context.Context) *scaler.Board {
+	var calls atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if calls.Add(1) > 1 {
+			select {
+			case <-time.After(5 * time.Second):
+			case <-req.Context().Done():
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"5000"]}]}}`, time.Now().Unix())
+	}))
+	t.Cleanup(slow.Close)
+	src, err := promsource.New(promsource.Config{URL: slow.URL, Timeout: 3 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := configwatch.NewStore(nil, nil)
+	store.Apply(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "storefront", Name: "targets", ResourceVersion: "1"},
+		Data: map[string]string{"t.yaml": "targets:\n  - {name: web, scaleTargetRef: {kind: Deployment, name: web}, load: {prometheus: 'sum(rate(x[1m]))'}, capacityPerReplica: 50, maxReplicas: 300}\n"}})
+	poller := sources.NewPoller(sources.NewCache())
+	poller.Register(sources.Registration{Source: src, Interval: time.Second, MaxAge: time.Minute})
+	board := &scaler.Board{}
+	engine := &scaler.Engine{Interval: time.Second, Config: store, Poller: poller, Board: board}
+	engine.SyncConfig()
+	go poller.Run(ctx, config.SourcePrometheus, time.Now)
+	go engine.Run(ctx, time.Now, nil)
+	for !board.Ready() || len(board.All()) == 0 || board.All()[0].Replicas == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return board
+}
+
+// BenchmarkAPIWhileTheSourceHangs measures the full external metrics API
+// (as BenchmarkExternalMetricsAPI) while every fetch of its only source
+// hangs past the source's timeout: p99 at 100 and 1,000 req/s, the HPA's
+// request rates for about 1,500 and 15,000 HPAs at a 15 s sync.
+func BenchmarkAPIWhileTheSourceHangs(b *testing.B) {
+	if err := exec.Command("taskset", "-p", "-c", "1", strconv.Itoa(os.Getpid())).Run(); err != nil {
+		b.Skipf("taskset: %v", err)
+	}
+	ca := testbed.NewCA(b, "bench-client-ca")
+	certPEM, keyPEM := ca.IssueClient(b, "front-proxy-client", "system:masters")
+	var err error
+	if clientCert, err = tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		b.Fatal(err)
+	}
+	api := spawnServer(b, "api-slow-source", "PRIMETIME_BENCH_CLIENT_CA="+string(ca.CertPEM)) + benchPath
+	waitReady(b, api)
+	b.ResetTimer()
+	for range b.N {
+		b.ReportMetric(float64(p99At(b, api, 100, 5*time.Second).Microseconds())/1000, "p99-ms@100rps")
+		b.ReportMetric(float64(p99At(b, api, 1000, 5*time.Second).Microseconds())/1000, "p99-ms@1000rps")
 	}
 }
 
