@@ -153,8 +153,11 @@ func Follow(ctx context.Context, client kubernetes.Interface, namespace string, 
 	return inf.HasSynced
 }
 
-// Election timings: a dead leader is replaced within LeaseDuration +
-// RetryPeriod.
+// Election timings. A follower sees the dead leader's last renewal at its
+// next try, waits LeaseDuration from then and takes the Lease at the try
+// after; client-go waits RetryPeriod × 1 to 2.2 between tries, so a dead
+// leader is replaced LeaseDuration + RetryPeriod (typically) to
+// LeaseDuration + 2 × 2.2 × RetryPeriod (at most) after its last renewal.
 const (
 	LeaseDuration = 15 * time.Second
 	RenewDeadline = 10 * time.Second
