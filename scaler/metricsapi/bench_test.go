@@ -241,13 +241,11 @@ func spawnServer(b *testing.B, mode string, env ...string) string {
 	return ""
 }
 
-// BenchmarkExternalMetricsAPI compares the external metrics API (the full
-// API server stack, with the client-certificate authentication the
-// aggregation layer uses) with a bare net/http handler over TLS returning
-// the same JSON. Each server runs alone on core 0 with GOMAXPROCS=1; the
-// load generator runs on core 1. Run with -benchtime 1x: each run measures
-// for fixed times.
-func BenchmarkExternalMetricsAPI(b *testing.B) {
+// spawnAPI pins the benchmark to core 1, makes the client certificate
+// the aggregation layer would present, and starts the external metrics
+// API server process in mode on core 0; it returns the metric's URL.
+func spawnAPI(b *testing.B, mode string) string {
+	b.Helper()
 	if err := exec.Command("taskset", "-p", "-c", "1", strconv.Itoa(os.Getpid())).Run(); err != nil {
 		b.Skipf("taskset: %v", err)
 	}
@@ -257,7 +255,17 @@ func BenchmarkExternalMetricsAPI(b *testing.B) {
 	if clientCert, err = tls.X509KeyPair(certPEM, keyPEM); err != nil {
 		b.Fatal(err)
 	}
-	api := spawnServer(b, "api", "PRIMETIME_BENCH_CLIENT_CA="+string(ca.CertPEM)) + benchPath
+	return spawnServer(b, mode, "PRIMETIME_BENCH_CLIENT_CA="+string(ca.CertPEM)) + benchPath
+}
+
+// BenchmarkExternalMetricsAPI compares the external metrics API (the full
+// API server stack, with the client-certificate authentication the
+// aggregation layer uses) with a bare net/http handler over TLS returning
+// the same JSON. Each server runs alone on core 0 with GOMAXPROCS=1; the
+// load generator runs on core 1. Run with -benchtime 1x: each run measures
+// for fixed times.
+func BenchmarkExternalMetricsAPI(b *testing.B) {
+	api := spawnAPI(b, "api")
 	waitReady(b, api)
 	resp, err := newClient(clientCert).Get(api)
 	if err != nil {
@@ -320,16 +328,7 @@ func slowSourceBoard(t testing.TB, ctx context.Context) *scaler.Board {
 // hangs past the source's timeout: p99 at 100 and 1,000 req/s, the HPA's
 // request rates for about 1,500 and 15,000 HPAs at a 15 s sync.
 func BenchmarkAPIWhileTheSourceHangs(b *testing.B) {
-	if err := exec.Command("taskset", "-p", "-c", "1", strconv.Itoa(os.Getpid())).Run(); err != nil {
-		b.Skipf("taskset: %v", err)
-	}
-	ca := testbed.NewCA(b, "bench-client-ca")
-	certPEM, keyPEM := ca.IssueClient(b, "front-proxy-client", "system:masters")
-	var err error
-	if clientCert, err = tls.X509KeyPair(certPEM, keyPEM); err != nil {
-		b.Fatal(err)
-	}
-	api := spawnServer(b, "api-slow-source", "PRIMETIME_BENCH_CLIENT_CA="+string(ca.CertPEM)) + benchPath
+	api := spawnAPI(b, "api-slow-source")
 	waitReady(b, api)
 	b.ResetTimer()
 	for range b.N {
