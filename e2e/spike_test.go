@@ -23,8 +23,12 @@ func TestUnplannedSpike(t *testing.T) {
 
 	s.Settle(t, ctx, 5) // 45 requests/s at 10 per replica
 
-	// 5x: 225 requests/s need 23 replicas.
-	const need = 23
+	// 5x: 225 requests/s at 10 per replica is 22.5 replicas' worth. The
+	// pods' counters are read over 5 s rounds whose timing jitters by a
+	// tenth of a second or more on a loaded machine, so the measured rate
+	// is 225 ± 2–3% and may read 22.0 as well as 22.5: the reaction is
+	// measured to 22 replicas, the need rounded down (98% of it).
+	const need = 22
 	spike := time.Now()
 	s.Gen.SetRate(225)
 	limit := scrapeInterval + 2*hpaSync
