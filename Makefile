@@ -42,10 +42,10 @@ e2e: deps e2e-deps ## Only the real-cluster tests
 	PRIMETIME_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 40m -v ./e2e/...
 
 fuzz: ## Run every fuzz target for FUZZTIME (default 60s) each
-	cd policies/config && $(GO) test -run '^$$' -fuzz '^FuzzParseWindows$$' -fuzztime $(FUZZTIME)
-	cd policies/config && $(GO) test -run '^$$' -fuzz '^FuzzParseTargets$$' -fuzztime $(FUZZTIME)
-	cd sources/scrape && $(GO) test -run '^$$' -fuzz '^FuzzCounterValue$$' -fuzztime $(FUZZTIME)
-	cd sources/datadog && $(GO) test -run '^$$' -fuzz '^FuzzDecodeResponse$$' -fuzztime $(FUZZTIME)
+	cd policies/config && $(GO) test -run '^$$' -fuzz '^FuzzParseWindows$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	cd policies/config && $(GO) test -run '^$$' -fuzz '^FuzzParseTargets$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	cd sources/scrape && $(GO) test -run '^$$' -fuzz '^FuzzCounterValue$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	cd sources/datadog && $(GO) test -run '^$$' -fuzz '^FuzzDecodeResponse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
 bench: ## The benchmarks quoted in docs/performance.md
 	$(GO) test -run '^$$' -bench . -benchmem ./policies/... ./sources/...
