@@ -132,7 +132,7 @@ func WriteSVG(w io.Writer, rep *Report, o PlotOptions) error {
 // shadeWindows draws the announced windows within the plot's time span
 // as light bands up to height; added before the lines, they are behind.
 func shadeWindows(p *plot.Plot, rep *Report, o PlotOptions, height float64) error {
-	var first *plotter.Polygon
+	inLegend := false
 	for _, w := range rep.Windows {
 		from, to := max(w.Start.Unix(), o.From.Unix()), min(w.End.Unix(), o.To.Unix())
 		if from >= to {
@@ -146,9 +146,9 @@ func shadeWindows(p *plot.Plot, rep *Report, o PlotOptions, height float64) erro
 		band.Color = color.RGBA{R: 0xff, G: 0xf0, B: 0xc0, A: 0xff}
 		band.LineStyle.Width = 0
 		p.Add(band)
-		if first == nil {
-			first = band
+		if !inLegend {
 			p.Legend.Add("announced window", band)
+			inLegend = true
 		}
 	}
 	return nil
