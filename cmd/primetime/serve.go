@@ -271,11 +271,12 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 
 	leadErr := make(chan error, 1)
 	if o.leaderElect {
-		go ha.RunElection(ctx, client, o.namespace, o.identity, d.lead, func() {
-			if ctx.Err() == nil {
-				leadErr <- errors.New("lost the leader Lease")
+		go func() {
+			lost := func() { leadErr <- errors.New("lost the leader Lease") }
+			if err := ha.RunElection(ctx, client, o.namespace, o.identity, d.lead, lost, log.Named("election")); err != nil {
+				leadErr <- err
 			}
-		})
+		}()
 	} else {
 		go d.lead(ctx)
 	}

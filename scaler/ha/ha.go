@@ -32,8 +32,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/utils/clock"
 
 	"github.com/primetime-dev/primetime/scaler"
 )
@@ -153,36 +153,21 @@ func Follow(ctx context.Context, client kubernetes.Interface, namespace string, 
 	return inf.HasSynced
 }
 
-// Election timings. A follower sees the dead leader's last renewal at its
-// next try, waits LeaseDuration from then and takes the Lease at the try
-// after; client-go waits RetryPeriod × 1 to 2.2 between tries, so a dead
-// leader is replaced LeaseDuration + RetryPeriod (typically) to
-// LeaseDuration + 2 × 2.2 × RetryPeriod (at most) after its last renewal.
-const (
-	LeaseDuration = 15 * time.Second
-	RenewDeadline = 10 * time.Second
-	RetryPeriod   = 2 * time.Second
-)
-
-// RunElection campaigns for the Lease until ctx ends. lead runs while this
-// replica leads; when leadership is lost, lost is called (the caller exits,
-// so that a replica never acts without the Lease).
-func RunElection(ctx context.Context, client kubernetes.Interface, namespace, identity string, lead func(context.Context), lost func()) {
+// RunElection campaigns for the Lease until ctx ends, with DefaultTiming.
+// lead runs while this replica leads; when leadership is lost, lost is
+// called (the caller exits, so that a replica never acts without the Lease).
+func RunElection(ctx context.Context, client kubernetes.Interface, namespace, identity string, lead func(context.Context), lost func(), log *zap.Logger) error {
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Name: LeaseName, Namespace: namespace},
 		Client:     client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
 	}
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   LeaseDuration,
-		RenewDeadline:   RenewDeadline,
-		RetryPeriod:     RetryPeriod,
-		ReleaseOnCancel: true,
-		Name:            "primetime",
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: lead,
-			OnStoppedLeading: lost,
-		},
-	})
+	e, err := NewElector(lock, DefaultTiming, clock.RealClock{}, log)
+	if err != nil {
+		return err
+	}
+	if e.Run(ctx, lead) {
+		lost()
+	}
+	return nil
 }
