@@ -108,7 +108,7 @@ func (e *Elector) Run(ctx context.Context, lead func(context.Context)) (lost boo
 		now := e.try(ctx)
 		switch {
 		case now && !was:
-			e.log.Info("leading", zap.String("identity", e.lock.Identity()))
+			e.log.Info("took the Lease", zap.String("identity", e.lock.Identity()))
 			go func() {
 				defer close(leadDone)
 				lead(leadCtx)
