@@ -76,7 +76,6 @@ type Primetime struct {
 // APIService trusts.
 type servingCert struct {
 	ca                *testbed.CA
-	caPEM             []byte
 	certFile, keyFile string
 }
 
@@ -85,7 +84,7 @@ func newServingCert(t testbed.T) servingCert {
 	ca := testbed.NewCA(t, "primetime-ca")
 	cert, key := IssueServingCert(t, ca)
 	dir := t.TempDir()
-	return servingCert{ca: ca, caPEM: ca.CertPEM, certFile: testbed.WriteFile(t, dir, "tls.crt", cert), keyFile: testbed.WriteFile(t, dir, "tls.key", key)}
+	return servingCert{ca: ca, certFile: testbed.WriteFile(t, dir, "tls.crt", cert), keyFile: testbed.WriteFile(t, dir, "tls.key", key)}
 }
 
 // IssueServingCert issues a serving certificate for primetime's Service
@@ -101,7 +100,7 @@ func StartPrimetime(t testbed.T, c *testbed.Cluster, extra ...string) *Primetime
 	t.Helper()
 	cert := newServingCert(t)
 	port := testbed.FreePort(t)
-	c.ExternalMetricsServer(t, "primetime", "primetime", port, cert.caPEM)
+	c.ExternalMetricsServer(t, "primetime", "primetime", port, cert.ca.CertPEM)
 	return startOne(t, c, port, cert, extra...)
 }
 
@@ -118,7 +117,7 @@ func StartPrimetimeReplicas(t testbed.T, c *testbed.Cluster, n int, extra ...str
 		backends[i] = fmt.Sprintf("127.0.0.1:%d", ports[i])
 	}
 	proxy := testbed.StartServiceProxy(t, backends...)
-	c.ExternalMetricsServer(t, "primetime", "primetime", proxy.Port, cert.caPEM)
+	c.ExternalMetricsServer(t, "primetime", "primetime", proxy.Port, cert.ca.CertPEM)
 	out := make([]*Primetime, n)
 	for i := range out {
 		out[i] = startOne(t, c, ports[i], cert, append([]string{"--leader-elect", fmt.Sprintf("--identity=primetime-%d", i)}, extra...)...)

@@ -219,7 +219,8 @@ func (e *Elector) write(ctx context.Context, old *resourcelock.LeaderElectionRec
 }
 
 func (e *Elector) renew(ctx context.Context) bool {
-	left := e.renewedAt.Add(e.timing.RenewDeadline).Sub(e.clock.Now())
+	deadline := e.renewedAt.Add(e.timing.RenewDeadline)
+	left := deadline.Sub(e.clock.Now())
 	if left <= 0 {
 		e.log.Error("could not renew the Lease within the renew deadline", zap.Duration("deadline", e.timing.RenewDeadline))
 		return false
@@ -227,18 +228,17 @@ func (e *Elector) renew(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, left)
 	defer cancel()
 	rec, _, err := e.lock.Get(ctx)
-	if err != nil {
+	switch {
+	case err != nil:
 		e.log.Warn("cannot read the Lease to renew it", zap.Error(err))
-		return e.clock.Now().Before(e.renewedAt.Add(e.timing.RenewDeadline))
-	}
-	if rec.HolderIdentity != e.lock.Identity() {
+	case rec.HolderIdentity != e.lock.Identity():
 		e.log.Error("the Lease was taken over", zap.String("holder", rec.HolderIdentity))
 		return false
+	case e.write(ctx, rec, e.clock.Now()):
+		return true
 	}
-	if !e.write(ctx, rec, e.clock.Now()) {
-		return e.clock.Now().Before(e.renewedAt.Add(e.timing.RenewDeadline))
-	}
-	return true
+	// Not renewed this time: still leading until the deadline.
+	return e.clock.Now().Before(deadline)
 }
 
 // release hands the Lease over at once: an empty holder is free to take.
