@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -367,5 +368,175 @@ func TestAlertRules(t *testing.T) {
 	}
 	if out, err := exec.Command(promtool, "test", "rules", testsFile).CombinedOutput(); err != nil {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
+// With a mode that writes, an uninstall first runs primetime restore as a
+// pre-delete hook, with the right to stop the daemon and nothing more.
+func TestRestoreOnUninstall(t *testing.T) {
+	objs := render(t, "--set", "modes.hpaFloor=true", "--set", "watchNamespaces={storefront}")
+	job := one(t, objs, "Job")
+	if str(job, "metadata", "annotations", "helm.sh/hook") != "pre-delete" {
+		t.Errorf("the restore Job is not a pre-delete hook: %v", get(job, "metadata", "annotations"))
+	}
+	c := get(job, "spec", "template", "spec", "containers").([]any)[0]
+	var args []string
+	for _, a := range get(c, "args").([]any) {
+		args = append(args, a.(string))
+	}
+	if got := strings.Join(args, " "); got != "restore --stop=primetime/pt-primetime --namespaces=storefront --timeout=4m" {
+		t.Errorf("restore Job args %q", got)
+	}
+	stops := false
+	for _, rule := range rules(t, objs, "Role", "pt-primetime") {
+		if hasAny(rule.resources, "deployments/scale") && hasAny(rule.verbs, "update") {
+			stops = true
+		}
+	}
+	if !stops {
+		t.Errorf("the namespace Role cannot scale the daemon's Deployment down")
+	}
+	if len(byKind(render(t), "Job")) != 0 {
+		t.Errorf("a restore Job is rendered though no mode writes")
+	}
+	if len(byKind(render(t, "--set", "modes.scale=true", "--set", "restoreOnUninstall=false"), "Job")) != 0 {
+		t.Errorf("restoreOnUninstall=false still renders the Job")
+	}
+}
+
+// Two replicas without leader election would both act: the chart refuses;
+// a replica leaves its Service before it stops (preStop) and knows its
+// pod's name (a unique election identity).
+func TestLeaderElectionAndShutdown(t *testing.T) {
+	out, err := run(t, "template", "pt", chart, "--set", "replicaCount=2", "--set", "leaderElection.enabled=false")
+	if err == nil || !strings.Contains(out, "replicaCount > 1 needs leaderElection.enabled: without it every replica would act on the HPAs and workloads") {
+		t.Errorf("2 replicas without leader election: %v\n%s", err, out)
+	}
+	if _, err := run(t, "template", "pt", chart, "--set", "replicaCount=1", "--set", "leaderElection.enabled=false"); err != nil {
+		t.Errorf("1 replica without leader election is refused: %v", err)
+	}
+	dep := one(t, render(t), "Deployment")
+	spec := get(dep, "spec", "template", "spec")
+	c := get(spec, "containers").([]any)[0]
+	if get(c, "lifecycle", "preStop", "sleep", "seconds") != float64(5) || get(spec, "terminationGracePeriodSeconds") != float64(30) {
+		t.Errorf("preStop %v, grace %v", get(c, "lifecycle"), get(spec, "terminationGracePeriodSeconds"))
+	}
+	var env, args []string
+	for _, e := range get(c, "env").([]any) {
+		env = append(env, str(e, "name")+"="+str(e, "valueFrom", "fieldRef", "fieldPath"))
+	}
+	for _, a := range get(c, "args").([]any) {
+		args = append(args, a.(string))
+	}
+	if !strings.Contains(strings.Join(env, " "), "POD_NAME=metadata.name") {
+		t.Errorf("env %v lacks POD_NAME", env)
+	}
+	if want := "--leader-elect --leader-elect-lease-duration=15s --leader-elect-renew-deadline=10s --leader-elect-retry-period=2s"; !strings.Contains(strings.Join(args, " "), want) {
+		t.Errorf("args %v lack %q", args, want)
+	}
+}
+
+// KEDA's external scaler (keda.enabled): a Service port and a container
+// port named keda, serve --keda-addr with the serving certificate, the
+// client CA mounted from its Secret when set, and the NetworkPolicy lets
+// KEDA's namespace in. Off by default; its port may not clash.
+func TestKEDA(t *testing.T) {
+	portsOf := func(o any) []string {
+		var out []string
+		for _, p := range get(o, "ports").([]any) {
+			port, _ := get(p, "port").(float64)
+			if port == 0 {
+				port, _ = get(p, "containerPort").(float64)
+			}
+			target := fmt.Sprint(get(p, "targetPort"))
+			if target == "<nil>" {
+				target = ""
+			}
+			out = append(out, fmt.Sprintf("%s:%g%s", str(p, "name"), port, strings.TrimSuffix("->"+target, "->")))
+		}
+		return out
+	}
+	t.Run("off by default", func(t *testing.T) {
+		objs := render(t)
+		if got := strings.Join(portsOf(get(one(t, objs, "Service"), "spec")), " "); got != "https:443->https metrics:8080->metrics" {
+			t.Errorf("Service ports %s", got)
+		}
+		c := get(one(t, objs, "Deployment"), "spec", "template", "spec", "containers").([]any)[0]
+		if args := strings.Join(toStrings(get(c, "args")), " "); strings.Contains(args, "--keda") {
+			t.Errorf("keda flags with keda.enabled=false: %s", args)
+		}
+	})
+	t.Run("on, with a client CA and a NetworkPolicy", func(t *testing.T) {
+		objs := render(t, "--set", "keda.enabled=true", "--set", "keda.clientCA.existingSecret=keda-client-ca",
+			"--set", "networkPolicy.enabled=true", "--set", "networkPolicy.kedaFrom.kubernetes\\.io/metadata\\.name=keda")
+		if got := strings.Join(portsOf(get(one(t, objs, "Service"), "spec")), " "); got != "https:443->https metrics:8080->metrics keda:9443->keda" {
+			t.Errorf("Service ports %s", got)
+		}
+		pod := get(one(t, objs, "Deployment"), "spec", "template", "spec")
+		c := get(pod, "containers").([]any)[0]
+		if got := strings.Join(portsOf(c), " "); got != "https:6443 metrics:8080 keda:9443" {
+			t.Errorf("container ports %s", got)
+		}
+		args := toStrings(get(c, "args"))
+		var keda []string
+		for _, a := range args {
+			if strings.HasPrefix(a, "--keda") || strings.HasPrefix(a, "--tls-") {
+				keda = append(keda, a)
+			}
+		}
+		if got, want := strings.Join(keda, " "), "--tls-cert-file=/var/run/serving-cert/tls.crt --tls-private-key-file=/var/run/serving-cert/tls.key --keda-addr=:9443 --keda-client-ca-file=/var/run/keda-client-ca/ca.crt"; got != want {
+			t.Errorf("args %s\nwant %s", got, want)
+		}
+		var mounts, volumes []string
+		for _, m := range get(c, "volumeMounts").([]any) {
+			mounts = append(mounts, str(m, "name")+"="+str(m, "mountPath"))
+		}
+		for _, v := range get(pod, "volumes").([]any) {
+			volumes = append(volumes, str(v, "name")+"<-"+str(v, "secret", "secretName"))
+		}
+		if got := strings.Join(mounts, " "); !strings.Contains(got, "keda-client-ca=/var/run/keda-client-ca") {
+			t.Errorf("mounts %s", got)
+		}
+		if got := strings.Join(volumes, " "); !strings.Contains(got, "keda-client-ca<-keda-client-ca") {
+			t.Errorf("volumes %s", got)
+		}
+		var ingress []string
+		for _, rule := range get(one(t, objs, "NetworkPolicy"), "spec", "ingress").([]any) {
+			ports := []string{}
+			for _, p := range get(rule, "ports").([]any) {
+				ports = append(ports, fmt.Sprint(get(p, "port")))
+			}
+			from := ""
+			if f, ok := get(rule, "from").([]any); ok && len(f) > 0 {
+				from = " from " + fmt.Sprint(get(f[0], "namespaceSelector", "matchLabels"))
+			}
+			ingress = append(ingress, strings.Join(ports, ",")+from)
+		}
+		if got := strings.Join(ingress, "; "); got != "https; keda from map[kubernetes.io/metadata.name:keda]; metrics" {
+			t.Errorf("NetworkPolicy ingress %s", got)
+		}
+	})
+	t.Run("no client CA: no mount, no client certificate asked", func(t *testing.T) {
+		c := get(one(t, render(t, "--set", "keda.enabled=true"), "Deployment"), "spec", "template", "spec", "containers").([]any)[0]
+		args := strings.Join(toStrings(get(c, "args")), " ")
+		if !strings.Contains(args, "--keda-addr=:9443") || strings.Contains(args, "--keda-client-ca-file") {
+			t.Errorf("args %s", args)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"the external metrics API's port", []string{"--set", "keda.port=6443"}, "/keda/port"},
+		{"the metrics port", []string{"--set", "keda.port=8080"}, "keda.port must differ from metricsPort"},
+		{"a privileged port", []string{"--set", "keda.port=443"}, "/keda/port"},
+	} {
+		t.Run("refused: "+tc.name, func(t *testing.T) {
+			out, err := run(t, append([]string{"template", "pt", chart, "--set", "keda.enabled=true"}, tc.args...)...)
+			if err == nil || !strings.Contains(out, tc.want) {
+				t.Errorf("%v: %v, want an error naming %q\n%s", tc.args, err, tc.want, out)
+			}
+		})
 	}
 }

@@ -18,10 +18,12 @@ import (
 // among good ones. The author sees an InvalidEntry Event naming the entry
 // and the field; the good entries act.
 func TestBadConfig(t *testing.T) {
+	scenario(t)
+	const ns = "badconfig"
 	ctx := context.Background()
-	c := testbed.StartCluster(t, testbed.ClusterOptions{})
-	c.Namespace(t, "storefront", nil)
-	cms := c.Client.CoreV1().ConfigMaps("storefront")
+	c := sharedCluster(t)
+	c.Namespace(t, ns, nil)
+	cms := c.Client.CoreV1().ConfigMaps(ns)
 	targets := `targets:
   - name: web
     scaleTargetRef: {kind: Deployment, name: web}
@@ -35,30 +37,30 @@ func TestBadConfig(t *testing.T) {
     start: %q
     duration: 1h
     replicas: 17
-    targets: [storefront/web]
+    targets: [%s/web]
   - name: tf1-spot
     start: %q
     duration: 15 minutes
     expect: 5x
-    targets: [storefront/web]
+    targets: [%s/web]
   - name: newsletter
     cron: "0 10 * * SUN"
     duration: 1h
     expect: 2x
-    targets: [storefront/*]
-`, now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
-	if _, err := cms.Create(ctx, stage.ConfigMap("storefront", "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
+    targets: [%s/*]
+`, now.Add(-time.Minute).Format(time.RFC3339), ns, now.Add(time.Hour).Format(time.RFC3339), ns, ns)
+	if _, err := cms.Create(ctx, stage.ConfigMap(ns, "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cms.Create(ctx, stage.ConfigMap("storefront", "spots", config.LabelWindows, "spots.yaml", windows), metav1.CreateOptions{}); err != nil {
+	if _, err := cms.Create(ctx, stage.ConfigMap(ns, "spots", config.LabelWindows, "spots.yaml", windows), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// No Prometheus at all: the load is unknown, yet the good window's
 	// floor of 17 replicas is published.
-	p := stage.StartPrimetime(t, c, "--prometheus-url=http://127.0.0.1:1", "--interval=2s")
+	p := stage.StartPrimetimeIn(t, c, ns, "--prometheus-url=http://127.0.0.1:1", "--interval=2s")
 
 	testbed.Eventually(t, 60*time.Second, time.Second, func() (bool, string) {
-		events, err := c.Client.CoreV1().Events("storefront").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=spots,reason=InvalidEntry"})
+		events, err := c.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=spots,reason=InvalidEntry"})
 		if err != nil || len(events.Items) == 0 {
 			return false, fmt.Sprintf("no InvalidEntry Event on the ConfigMap yet (%v)", err)
 		}
@@ -69,7 +71,7 @@ func TestBadConfig(t *testing.T) {
 		return true, ""
 	})
 	testbed.Eventually(t, 60*time.Second, time.Second, func() (bool, string) {
-		v, err := stage.ExternalValue(ctx, c, "storefront", "primetime_replicas", "web")
+		v, err := stage.ExternalValue(ctx, c, ns, "primetime_replicas", "web")
 		return err == nil && v == "17", fmt.Sprintf("primetime_replicas %q %v", v, err)
 	})
 	if v, ok := p.Metric("primetime_config_entries", `kind="windows"`, `state="invalid"`); !ok || v != 1 {

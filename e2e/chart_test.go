@@ -52,6 +52,7 @@ func (w *warnings) take() []string {
 // with no warning, and a pod made from the Deployment's template must be
 // admitted.
 func TestChartOnTheAPIServer(t *testing.T) {
+	scenario(t) // on a control plane of its own: the chart holds cluster-wide objects
 	helm := testbed.Helm(t)
 	_, file, _, _ := runtime.Caller(0)
 	chart := filepath.Join(filepath.Dir(file), "..", "charts", "primetime")

@@ -17,6 +17,7 @@ import (
 // would: it must show the floor ready before the spot and exit 0; and
 // Ctrl-C during the table must stop it and leave no process behind.
 func TestDemo(t *testing.T) {
+	scenario(t)             // the demo starts its own control plane
 	testbed.KubeBinaries(t) // build (or skip) before timing anything
 	bin := filepath.Join(t.TempDir(), "primetime-demo")
 	if out, err := exec.Command("go", "build", "-o", bin, "./demo").CombinedOutput(); err != nil {

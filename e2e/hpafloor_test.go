@@ -16,9 +16,10 @@ import (
 // TestHPAFloor is scenario e: in hpa-floor mode primetime raises the HPA's
 // minReplicas before the window and restores the original after it.
 func TestHPAFloor(t *testing.T) {
+	scenario(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := stage.New(t, ctx, stage.Options{Rate: 50, Startup: 5 * time.Second})
+	s := stage.New(t, ctx, stage.Options{Rate: 50, Startup: 5 * time.Second, Cluster: sharedCluster(t), Namespace: "hpafloor"})
 	s.Deploy(t, ctx, 5, 3, 50)
 	start := time.Now().Add(2 * time.Minute).Truncate(time.Second)
 	holdEnd := start.Add(time.Minute + 30*time.Second)
@@ -28,10 +29,10 @@ func TestHPAFloor(t *testing.T) {
     duration: 1m
     cooldown: 30s
     replicas: 8
-    targets: [storefront/web]
-`, start.UTC().Format(time.RFC3339)))
-	stage.StartPrimetime(t, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
-	hpas := s.C.Client.AutoscalingV2().HorizontalPodAutoscalers("storefront")
+    targets: [%s/web]
+`, start.UTC().Format(time.RFC3339), s.NS))
+	s.StartPrimetime(t, "--prometheus-url="+s.Prom.URL, "--interval=5s")
+	hpas := s.C.Client.AutoscalingV2().HorizontalPodAutoscalers(s.NS)
 	minOf := func() (int32, string) {
 		h, err := hpas.Get(ctx, "web", metav1.GetOptions{})
 		if err != nil || h.Spec.MinReplicas == nil {

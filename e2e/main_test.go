@@ -15,6 +15,7 @@ import (
 // process (nor any child of theirs), and no load generator server.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	shared.suite.Close()
 	var left []string
 	deadline := time.Now().Add(5 * time.Second)
 	for {

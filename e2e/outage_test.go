@@ -17,12 +17,13 @@ import (
 // error, on which the HPA holds), and must follow the new load once
 // Prometheus is back.
 func TestSourceOutage(t *testing.T) {
+	scenario(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := stage.New(t, ctx, stage.Options{Rate: 45, Startup: 5 * time.Second})
+	s := stage.New(t, ctx, stage.Options{Rate: 45, Startup: 5 * time.Second, Cluster: sharedCluster(t), Namespace: "outage"})
 	s.Deploy(t, ctx, 5, 2, 50)
 	s.Configure(t, ctx, stage.WebTarget("2m", "metric"), "")
-	pt := stage.StartPrimetime(t, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
+	pt := s.StartPrimetime(t, "--prometheus-url="+s.Prom.URL, "--interval=5s")
 	s.Settle(t, ctx, 5)
 
 	s.Prom.Kill()
@@ -33,7 +34,7 @@ func TestSourceOutage(t *testing.T) {
 		if spec, _ := s.Replicas(ctx); spec < 5 {
 			t.Fatalf("%d replicas %s into the outage, fewer than the 5 before it", spec, time.Since(down).Round(time.Second))
 		}
-		if _, err := stage.ExternalValue(ctx, s.C, "storefront", "primetime_replicas", "web"); err != nil && !sawError {
+		if _, err := s.Value(ctx, "primetime_replicas"); err != nil && !sawError {
 			sawError = true
 			t.Logf("the external metric is an error %s into the outage: %v", time.Since(down).Round(time.Second), err)
 		}

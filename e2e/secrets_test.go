@@ -24,6 +24,8 @@ import (
 // appear 0 times in primetime's logs, its /metrics, the cluster's Events,
 // the external metrics API's error, and its goroutine dump on SIGQUIT.
 func TestSecretsNeverLeak(t *testing.T) {
+	scenario(t)
+	const ns = "secrets"
 	const apiKey, appKey = "pt-planted-api-key-4f9c2b7e91", "pt-planted-app-key-8d1e6a30c4"
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -32,9 +34,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}))
 	defer echo.Close()
 
-	c := testbed.StartCluster(t, testbed.ClusterOptions{})
+	c := sharedCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "storefront", nil)
+	c.Namespace(t, ns, nil)
 	targets := `targets:
   - name: web
     scaleTargetRef: {kind: Deployment, name: web}
@@ -43,26 +45,24 @@ func TestSecretsNeverLeak(t *testing.T) {
     maxReplicas: 50
 `
 	windows := `windows:
-  - {name: spot, start: "2026-11-25 20:45", duration: 15 minutes, expect: 5x, targets: [storefront/web]}
+  - {name: spot, start: "2026-11-25 20:45", duration: 15 minutes, expect: 5x, targets: [` + ns + `/web]}
 `
 	for _, cm := range []struct{ name, label, key, text string }{
 		{"primetime-targets", config.LabelTargets, "targets.yaml", targets},
 		{"spots", config.LabelWindows, "spots.yaml", windows}, // a bad entry: an InvalidEntry Event
 	} {
-		if _, err := c.Client.CoreV1().ConfigMaps("storefront").Create(ctx, stage.ConfigMap("storefront", cm.name, cm.label, cm.key, cm.text), metav1.CreateOptions{}); err != nil {
+		if _, err := c.Client.CoreV1().ConfigMaps(ns).Create(ctx, stage.ConfigMap(ns, cm.name, cm.label, cm.key, cm.text), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv("DD_API_KEY", apiKey) // primetime inherits them; the cluster is already running
-	t.Setenv("DD_APP_KEY", appKey)
-	p := stage.StartPrimetime(t, c, "--datadog-url="+echo.URL, "--interval=2s", "--log-level=debug")
+	p := stage.StartPrimetimeEnv(t, c, ns, []string{"DD_API_KEY=" + apiKey, "DD_APP_KEY=" + appKey}, "--datadog-url="+echo.URL, "--interval=2s", "--log-level=debug")
 
 	seen := map[string]string{}
 	// Directly, with the admin token (delegated authentication), the API's
 	// error carries Datadog's own answer until the source backs off.
 	direct := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 5 * time.Second}
 	testbed.Eventually(t, 60*time.Second, time.Second, func() (bool, string) {
-		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/primetime_replicas?labelSelector=target%%3Dweb", p.SecurePort), nil)
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/apis/external.metrics.k8s.io/v1beta1/namespaces/"+ns+"/primetime_replicas?labelSelector=target%%3Dweb", p.SecurePort), nil)
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 		resp, err := direct.Do(req)
 		if err != nil {
@@ -93,7 +93,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		fmt.Fprintf(&ev, "%s %s %s\n", e.Reason, e.InvolvedObject.Name, e.Message)
 	}
 	seen["Events"] = ev.String()
-	if _, err := stage.ExternalValue(ctx, c, "storefront", "primetime_replicas", "web"); err != nil {
+	if _, err := stage.ExternalValue(ctx, c, ns, "primetime_replicas", "web"); err != nil {
 		seen["API error through the aggregator"] = err.Error()
 	}
 

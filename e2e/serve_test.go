@@ -30,11 +30,13 @@ import (
 // Prometheus, and kubectl get --raw through the real kube-apiserver's
 // aggregation layer returns exactly that decision.
 func TestExternalMetricsThroughTheAggregator(t *testing.T) {
-	c := testbed.StartCluster(t, testbed.ClusterOptions{})
+	scenario(t)
+	const ns = "serve"
+	c := sharedCluster(t)
 	exp := newExporter(t, 125) // 125 requests/s
 	prom := testbed.StartPrometheus(t, testbed.PrometheusOptions{Targets: []string{exp.hostPort()}})
 	ctx := context.Background()
-	c.Namespace(t, "storefront", nil)
+	c.Namespace(t, ns, nil)
 	targets := `targets:
   - name: web
     scaleTargetRef: {kind: Deployment, name: web}
@@ -44,16 +46,16 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
     maxReplicas: 50
     leadTime: 1m
 `
-	if _, err := c.Client.CoreV1().ConfigMaps("storefront").Create(ctx, stage.ConfigMap("storefront", "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
+	if _, err := c.Client.CoreV1().ConfigMaps(ns).Create(ctx, stage.ConfigMap(ns, "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p := stage.StartPrimetime(t, c, "--prometheus-url="+prom.URL, "--interval=2s")
+	p := stage.StartPrimetimeIn(t, c, ns, "--prometheus-url="+prom.URL, "--interval=2s")
 
 	// 125 requests/s at 10 per replica: 13 replicas (12.5, rounded up; far
 	// enough from a whole number that rate() noise cannot flip it).
 	var got string
 	testbed.Eventually(t, 90*time.Second, time.Second, func() (bool, string) {
-		v, err := stage.ExternalValue(ctx, c, "storefront", "primetime_replicas", "web")
+		v, err := stage.ExternalValue(ctx, c, ns, "primetime_replicas", "web")
 		got = v
 		return err == nil && v == "13", fmt.Sprintf("primetime_replicas through the aggregator: %q, %v; APIService: %s", v, err,
 			c.APIServiceStatus(ctx, "v1beta1.external.metrics.k8s.io"))
@@ -62,16 +64,16 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 	if !ok || fmt.Sprint(desired) != got {
 		t.Errorf("the API serves %s, primetime decided %v (%v)", got, desired, ok)
 	}
-	if load, err := stage.ExternalValue(ctx, c, "storefront", "primetime_load", "web"); err != nil || !strings.HasPrefix(load, "1") {
+	if load, err := stage.ExternalValue(ctx, c, ns, "primetime_load", "web"); err != nil || !strings.HasPrefix(load, "1") {
 		t.Errorf("primetime_load: %q %v", load, err)
 	}
 
 	t.Run("unknown target and unknown metric are NotFound", func(t *testing.T) {
-		_, err := c.Raw(ctx, "/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/primetime_replicas?labelSelector=target%3Dnope")
+		_, err := c.Raw(ctx, "/apis/external.metrics.k8s.io/v1beta1/namespaces/"+ns+"/primetime_replicas?labelSelector=target%3Dnope")
 		if !apierrors.IsNotFound(err) {
 			t.Errorf("unknown target: %v", err)
 		}
-		_, err = c.Raw(ctx, "/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/cpu_load?labelSelector=target%3Dweb")
+		_, err = c.Raw(ctx, "/apis/external.metrics.k8s.io/v1beta1/namespaces/"+ns+"/cpu_load?labelSelector=target%3Dweb")
 		if !apierrors.IsNotFound(err) {
 			t.Errorf("unknown metric: %v", err)
 		}
@@ -79,7 +81,7 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 
 	t.Run("a direct anonymous request is refused", func(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 5 * time.Second}
-		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/primetime_replicas", p.SecurePort))
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/apis/external.metrics.k8s.io/v1beta1/namespaces/"+ns+"/primetime_replicas", p.SecurePort))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,8 +92,8 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 	})
 
 	t.Run("a ServiceAccount needs get on external metrics", func(t *testing.T) {
-		const uri = "/apis/external.metrics.k8s.io/v1beta1/namespaces/storefront/primetime_replicas?labelSelector=target%3Dweb"
-		sas := c.Client.CoreV1().ServiceAccounts("storefront")
+		const uri = "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + ns + "/primetime_replicas?labelSelector=target%3Dweb"
+		sas := c.Client.CoreV1().ServiceAccounts(ns)
 		if _, err := sas.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -113,13 +115,13 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 		// Granted get on external metrics, the same token reads the value:
 		// the 403 was authorization, end to end.
 		rules := []rbacv1.PolicyRule{{APIGroups: []string{"external.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}}}
-		if _, err := c.Client.RbacV1().Roles("storefront").Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader"}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+		if _, err := c.Client.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader"}, Rules: rules}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader"},
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "metrics-reader"},
-			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "reader", Namespace: "storefront"}}}
-		if _, err := c.Client.RbacV1().RoleBindings("storefront").Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "reader", Namespace: ns}}}
+		if _, err := c.Client.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		testbed.Eventually(t, 30*time.Second, time.Second, func() (bool, string) {
@@ -156,7 +158,7 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 		if p.Exited() {
 			t.Fatal("primetime restarted to reload its certificate")
 		}
-		if v, err := stage.ExternalValue(ctx, c, "storefront", "primetime_replicas", "web"); err != nil {
+		if v, err := stage.ExternalValue(ctx, c, ns, "primetime_replicas", "web"); err != nil {
 			t.Errorf("through the aggregator with the new certificate: %q %v", v, err)
 		}
 	})
@@ -165,7 +167,7 @@ func TestExternalMetricsThroughTheAggregator(t *testing.T) {
 		prom.Kill()
 		killed := time.Now()
 		testbed.Eventually(t, 2*time.Minute, 2*time.Second, func() (bool, string) {
-			v, err := stage.ExternalValue(ctx, c, "storefront", "primetime_replicas", "web")
+			v, err := stage.ExternalValue(ctx, c, ns, "primetime_replicas", "web")
 			if err == nil && v != "13" {
 				t.Fatalf("a value other than the last good one was served during the outage: %s", v)
 			}

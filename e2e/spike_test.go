@@ -2,9 +2,10 @@ package e2e
 
 import (
 	"context"
-	"github.com/primetime-dev/primetime/e2e/stage"
 	"testing"
 	"time"
+
+	"github.com/primetime-dev/primetime/e2e/stage"
 )
 
 // TestUnplannedSpike is scenario b: the traffic goes 5x with no window
@@ -13,13 +14,14 @@ import (
 // the Deployment must reach the new need within one scrape interval (5 s)
 // plus two HPA syncs.
 func TestUnplannedSpike(t *testing.T) {
+	scenario(t) // on a control plane of its own: the HPA syncs every 15 s here
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const hpaSync, scrapeInterval = 15 * time.Second, 5 * time.Second
 	s := stage.New(t, ctx, stage.Options{Rate: 45, Startup: 5 * time.Second, HPASync: hpaSync})
 	s.Deploy(t, ctx, 5, 2, 50)
 	s.Configure(t, ctx, stage.ScrapeTarget(s.Gen.Port()), "")
-	stage.StartPrimetime(t, s.C, "--interval=15s")
+	s.StartPrimetime(t, "--interval=15s")
 
 	s.Settle(t, ctx, 5) // 45 requests/s at 10 per replica
 

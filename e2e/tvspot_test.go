@@ -16,9 +16,10 @@ import (
 // included) must reach the floor before the spot starts, and step back down
 // after the cooldown.
 func TestTVSpot(t *testing.T) {
+	scenario(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := stage.New(t, ctx, stage.Options{Rate: 50, Startup: 20 * time.Second}) // 50 requests/s: 5 replicas at 10 each
+	s := stage.New(t, ctx, stage.Options{Rate: 50, Startup: 20 * time.Second, Cluster: sharedCluster(t), Namespace: "tvspot"}) // 50 requests/s: 5 replicas at 10 each
 	s.Deploy(t, ctx, 5, 2, 50)
 	start := time.Now().Add(3 * time.Minute).Truncate(time.Second)
 	windowEnd := start.Add(time.Minute)
@@ -29,9 +30,9 @@ func TestTVSpot(t *testing.T) {
     duration: 1m
     cooldown: 1m
     expect: 4x
-    targets: [storefront/web]
-`, start.UTC().Format(time.RFC3339)))
-	pt := stage.StartPrimetime(t, s.C, "--prometheus-url="+s.Prom.URL, "--interval=5s")
+    targets: [%s/web]
+`, start.UTC().Format(time.RFC3339), s.NS))
+	pt := s.StartPrimetime(t, "--prometheus-url="+s.Prom.URL, "--interval=5s")
 	// Grafana's and the alerts' Prometheus: it scrapes primetime.
 	monitoring := testbed.StartPrometheus(t, testbed.PrometheusOptions{Targets: []string{pt.MetricsAddr}})
 	began := time.Now()
@@ -77,5 +78,5 @@ func TestTVSpot(t *testing.T) {
 
 	// The chart's dashboards and alerts, on what Prometheus scraped from
 	// primetime through the spot.
-	checkChartQueries(t, monitoring.URL, began, time.Now())
+	checkChartQueries(t, monitoring.URL, s.NS, began, time.Now())
 }

@@ -5,15 +5,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies/config"
 )
 
 // cycleFixture builds n targets spread over 100 namespaces and 50 windows:
 // spots on single targets, namespace-wide sales, recurring newsletters and
 // quiet nights, a realistic mix for one cluster.
-func cycleFixture(b *testing.B, n int) ([]config.Target, *Calendar) {
+func cycleFixture(b *testing.B, n int) ([]ground.Target, *Calendar) {
 	b.Helper()
-	targets := make([]config.Target, n)
+	targets := make([]ground.Target, n)
 	for i := range targets {
 		t := webTarget()
 		t.Namespace = fmt.Sprintf("ns-%d", i%100)
@@ -63,8 +64,8 @@ func BenchmarkCycle(b *testing.B) {
 					decisions[j] = Decide(Input{
 						Target:   t,
 						Now:      now,
-						Observed: Some(float64(500 + j%2000)),
-						Current:  Some[int32](10),
+						Observed: ground.Some(float64(500 + j%2000)),
+						Current:  ground.Some[int32](10),
 						Schedule: Evaluate(t, buf, now, baseline),
 					})
 				}

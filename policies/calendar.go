@@ -4,32 +4,31 @@ import (
 	"sort"
 	"time"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 )
 
 // Occurrence is one instance of a window: a one-off window has one, a
 // recurring window one per cron match.
 type Occurrence struct {
-	Window *config.Window
+	Window *ground.Window
 	Start  time.Time
 	End    time.Time
 }
 
-// starBit marks a cron field written as "*" (robfig/cron's convention).
-const starBit = 1 << 63
-
 // Starts calls fn with each start of w in [from, to), in order, until fn
 // returns false. Recurring windows are evaluated on the wall clock of their
-// zone with the DST rules of config.ResolveLocal: a start in a spring-forward
+// zone with the DST rules of ground.ResolveLocal: a start in a spring-forward
 // gap begins when the clocks jump, an ambiguous one at its first occurrence.
-func Starts(w *config.Window, from, to time.Time, fn func(time.Time) bool) {
+// A start whose date on the window's wall clock is one of its Except dates
+// is skipped.
+func Starts(w *ground.Window, from, to time.Time, fn func(time.Time) bool) {
 	if w.Cron == nil {
-		if !w.Start.Before(from) && w.Start.Before(to) {
+		if !w.Start.Before(from) && w.Start.Before(to) && !Excepted(w, w.Start) {
 			fn(w.Start)
 		}
 		return
 	}
-	s := w.Cron.Schedule
+	s := w.Cron
 	loc := w.Location
 	// Walk local calendar days; a day before and after absorb zone offsets.
 	day := from.In(loc)
@@ -39,7 +38,7 @@ func Starts(w *config.Window, from, to time.Time, fn func(time.Time) bool) {
 	var prev time.Time
 	for ; !day.After(lastDay); day = day.AddDate(0, 0, 1) {
 		y, m, d := day.Date()
-		if s.Month&(1<<uint(m)) == 0 || !dayMatches(s.Dom, s.Dow, d, day.Weekday()) {
+		if s.Month&(1<<uint(m)) == 0 || !s.DayMatches(d, day.Weekday()) {
 			continue
 		}
 		for h := 0; h < 24; h++ {
@@ -50,7 +49,7 @@ func Starts(w *config.Window, from, to time.Time, fn func(time.Time) bool) {
 				if s.Minute&(1<<uint(mi)) == 0 {
 					continue
 				}
-				t := config.ResolveLocal(y, m, d, h, mi, 0, loc)
+				t := ground.ResolveLocal(y, m, d, h, mi, 0, loc)
 				if !t.After(prev) {
 					continue // two wall times in one DST gap start at the same instant
 				}
@@ -58,7 +57,13 @@ func Starts(w *config.Window, from, to time.Time, fn func(time.Time) bool) {
 				if t.Before(from) {
 					continue
 				}
-				if !t.Before(to) || !fn(t) {
+				if !t.Before(to) {
+					return
+				}
+				if Excepted(w, t) {
+					continue
+				}
+				if !fn(t) {
 					return
 				}
 			}
@@ -66,19 +71,27 @@ func Starts(w *config.Window, from, to time.Time, fn func(time.Time) bool) {
 	}
 }
 
-// dayMatches applies cron's rule: when both day-of-month and day-of-week are
-// restricted, either may match; otherwise both must.
-func dayMatches(dom, dow uint64, day int, wd time.Weekday) bool {
-	domOK := dom&(1<<uint(day)) != 0
-	dowOK := dow&(1<<uint(wd)) != 0
-	if dom&starBit != 0 || dow&starBit != 0 {
-		return domOK && dowOK
+// Excepted reports whether a start of w at t is skipped: its date on the
+// window's wall clock (not UTC's) is one of the window's Except dates.
+func Excepted(w *ground.Window, t time.Time) bool {
+	if len(w.Except) == 0 {
+		return false
 	}
-	return domOK || dowOK
+	loc := w.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	d := ground.DateOf(t.In(loc))
+	for _, r := range w.Except {
+		if r.Contains(d) {
+			return true
+		}
+	}
+	return false
 }
 
 // Occurrences returns the occurrences of w that start in [from, to).
-func Occurrences(w *config.Window, from, to time.Time) []Occurrence {
+func Occurrences(w *ground.Window, from, to time.Time) []Occurrence {
 	var out []Occurrence
 	Starts(w, from, to, func(t time.Time) bool {
 		out = append(out, Occurrence{Window: w, Start: t, End: t.Add(w.Duration)})
@@ -90,15 +103,15 @@ func Occurrences(w *config.Window, from, to time.Time) []Occurrence {
 // Calendar indexes windows by the targets they select, so that finding the
 // windows of one target costs a few map look-ups, not a scan of all windows.
 type Calendar struct {
-	windows     []*config.Window
+	windows     []*ground.Window
 	all         []int
 	byNamespace map[string][]int
-	byTarget    map[config.TargetKey][]int
+	byTarget    map[ground.TargetKey][]int
 }
 
 // NewCalendar indexes windows. The calendar keeps pointers into the slice.
-func NewCalendar(windows []config.Window) *Calendar {
-	c := &Calendar{byNamespace: map[string][]int{}, byTarget: map[config.TargetKey][]int{}}
+func NewCalendar(windows []ground.Window) *Calendar {
+	c := &Calendar{byNamespace: map[string][]int{}, byTarget: map[ground.TargetKey][]int{}}
 	for i := range windows {
 		w := &windows[i]
 		c.windows = append(c.windows, w)
@@ -120,9 +133,9 @@ func NewCalendar(windows []config.Window) *Calendar {
 		for ns := range wildNS {
 			c.byNamespace[ns] = append(c.byNamespace[ns], idx)
 		}
-		seen := map[config.TargetKey]bool{}
+		seen := map[ground.TargetKey]bool{}
 		for _, s := range w.Targets {
-			key := config.TargetKey{Namespace: s.Namespace, Name: s.Name}
+			key := ground.TargetKey{Namespace: s.Namespace, Name: s.Name}
 			if s.Name == "" || wildNS[s.Namespace] || seen[key] {
 				continue
 			}
@@ -134,10 +147,10 @@ func NewCalendar(windows []config.Window) *Calendar {
 }
 
 // Windows returns the windows in the calendar.
-func (c *Calendar) Windows() []*config.Window { return c.windows }
+func (c *Calendar) Windows() []*ground.Window { return c.windows }
 
 // eachWindow calls fn with the index of every window that selects key, once.
-func (c *Calendar) eachWindow(key config.TargetKey, fn func(int)) {
+func (c *Calendar) eachWindow(key ground.TargetKey, fn func(int)) {
 	for _, i := range c.all {
 		fn(i)
 	}
@@ -150,8 +163,8 @@ func (c *Calendar) eachWindow(key config.TargetKey, fn func(int)) {
 }
 
 // Matching returns the windows that select key.
-func (c *Calendar) Matching(key config.TargetKey) []*config.Window {
-	var out []*config.Window
+func (c *Calendar) Matching(key ground.TargetKey) []*ground.Window {
+	var out []*ground.Window
 	c.eachWindow(key, func(i int) { out = append(out, c.windows[i]) })
 	return out
 }
@@ -181,7 +194,7 @@ func (c *Calendar) Agenda(at time.Time, maxLead time.Duration) *Agenda {
 func (a *Agenda) At() time.Time { return a.at }
 
 // For appends to buf the occurrences that may concern the target key.
-func (a *Agenda) For(key config.TargetKey, buf []Occurrence) []Occurrence {
+func (a *Agenda) For(key ground.TargetKey, buf []Occurrence) []Occurrence {
 	a.cal.eachWindow(key, func(i int) { buf = append(buf, a.occ[i]...) })
 	return buf
 }
@@ -194,4 +207,38 @@ func sortOccurrences(occs []Occurrence) {
 		}
 		return occs[i].Window.Name < occs[j].Window.Name
 	})
+}
+
+// Horizon returns the end of a plan that starts at from: at least min after
+// it, and late enough to hold the next occurrence of every window that
+// starts within limit of from, through its end, cooldown and the longest
+// step-down (MaxStepDownSpan), so that the plan shows when its floor is
+// released. Windows entirely in the past, or whose next start is further
+// than limit, add nothing.
+func Horizon(windows []ground.Window, from time.Time, min, limit time.Duration) time.Time {
+	to := from.Add(min)
+	for i := range windows {
+		w := &windows[i]
+		Starts(w, from, from.Add(limit), func(t time.Time) bool {
+			if end := t.Add(w.Duration + w.Cooldown + MaxStepDownSpan); end.After(to) {
+				to = end
+			}
+			return false
+		})
+	}
+	return to
+}
+
+// MaxStartsBetween bounds the starts StartsBetween returns.
+const MaxStartsBetween = 1000
+
+// StartsBetween returns the starts of w in [from, to), at most
+// MaxStartsBetween of them (lint's config.StartsFunc).
+func StartsBetween(w *ground.Window, from, to time.Time) []time.Time {
+	var out []time.Time
+	Starts(w, from, to, func(t time.Time) bool {
+		out = append(out, t)
+		return len(out) < MaxStartsBetween
+	})
+	return out
 }

@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 )
 
-func cronWindow(t *testing.T, zone, cron string) *config.Window {
+func cronWindow(t *testing.T, zone, cron string) *ground.Window {
 	t.Helper()
 	ws := parseWindows(t, "timezone: "+zone+"\nwindows:\n  - name: w\n    cron: \""+cron+"\"\n    duration: 1h\n    expect: 2x\n    targets: [\"*\"]\n")
 	return &ws[0]
 }
 
-func starts(w *config.Window, from, to time.Time) []time.Time {
+func starts(w *ground.Window, from, to time.Time) []time.Time {
 	var out []time.Time
 	Starts(w, from, to, func(t time.Time) bool { out = append(out, t); return true })
 	return out
@@ -91,7 +91,7 @@ func TestCalendarMatchesEachWindowOnce(t *testing.T) {
   - {name: exact, start: "2026-11-25 20:45", duration: 15m, expect: 2x, targets: [shop/api]}
 `)
 	cal := NewCalendar(ws)
-	names := func(key config.TargetKey) []string {
+	names := func(key ground.TargetKey) []string {
 		var out []string
 		for _, w := range cal.Matching(key) {
 			out = append(out, w.Name)
@@ -99,13 +99,13 @@ func TestCalendarMatchesEachWindowOnce(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	if got, want := names(config.TargetKey{Namespace: "shop", Name: "web"}), []string{"everything", "exact-and-wild"}; !slices.Equal(got, want) {
+	if got, want := names(ground.TargetKey{Namespace: "shop", Name: "web"}), []string{"everything", "exact-and-wild"}; !slices.Equal(got, want) {
 		t.Errorf("shop/web: got %v, want %v", got, want)
 	}
-	if got, want := names(config.TargetKey{Namespace: "shop", Name: "api"}), []string{"everything", "exact", "exact-and-wild"}; !slices.Equal(got, want) {
+	if got, want := names(ground.TargetKey{Namespace: "shop", Name: "api"}), []string{"everything", "exact", "exact-and-wild"}; !slices.Equal(got, want) {
 		t.Errorf("shop/api: got %v, want %v", got, want)
 	}
-	if got, want := names(config.TargetKey{Namespace: "staging", Name: "api"}), []string{"everything", "other-ns"}; !slices.Equal(got, want) {
+	if got, want := names(ground.TargetKey{Namespace: "staging", Name: "api"}), []string{"everything", "other-ns"}; !slices.Equal(got, want) {
 		t.Errorf("staging/api: got %v, want %v", got, want)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 )
 
 // Policy names what set a decision's replicas.
@@ -33,43 +33,43 @@ const (
 
 // Input is everything one decision depends on.
 type Input struct {
-	Target *config.Target
+	Target *ground.Target
 	Now    time.Time
 	// Observed is the current load, absent when the source fails or its
 	// data is stale.
-	Observed Opt[float64]
+	Observed ground.Opt[float64]
 	// Forecast is the forecast load over the coming lead time.
-	Forecast Opt[float64]
+	Forecast ground.Opt[float64]
 	// Current is the workload's current replica count, when known.
-	Current Opt[int32]
+	Current ground.Opt[int32]
 	// Schedule is the windows' floor and cap at Now.
 	Schedule Schedule
 }
 
 // Loads is the load seen from each side.
 type Loads struct {
-	Observed  Opt[float64]
-	Forecast  Opt[float64]
-	Scheduled Opt[float64]
+	Observed  ground.Opt[float64]
+	Forecast  ground.Opt[float64]
+	Scheduled ground.Opt[float64]
 	// Effective is the highest of the three.
-	Effective Opt[float64]
+	Effective ground.Opt[float64]
 }
 
 // Decision is the replicas primetime wants for a target at one instant,
 // with everything needed to explain it in a log line, an Event or a plan.
 type Decision struct {
-	Target config.TargetKey
+	Target ground.TargetKey
 	At     time.Time
 	// Desired is absent when there is no load data and no window floor:
 	// then nothing is published and the HPA holds its replicas.
-	Desired Opt[int32]
+	Desired ground.Opt[int32]
 	// By is the policy that set Desired.
 	By   Policy
 	Load Loads
 	// Proposals, before bounds and caps.
-	Tracking Opt[int32]
-	Forecast Opt[int32]
-	Current  Opt[int32]
+	Tracking ground.Opt[int32]
+	Forecast ground.Opt[int32]
+	Current  ground.Opt[int32]
 	// Schedule holds the windows in force, their floor and their cap.
 	Schedule Schedule
 }
@@ -93,20 +93,20 @@ func Decide(in Input) Decision {
 	}
 	d.Load.Effective = MaxOpt(MaxOpt(in.Observed, in.Forecast), in.Schedule.Load)
 
-	best := None[int32]()
+	best := ground.None[int32]()
 	propose := func(v int32, by Policy) {
 		if !best.OK || v > best.V {
-			best, d.By = Some(v), by
+			best, d.By = ground.Some(v), by
 		}
 	}
 	if in.Observed.OK {
-		d.Tracking = Some(ReplicasFor(in.Observed.V, t.CapacityPerReplica))
+		d.Tracking = ground.Some(ReplicasFor(in.Observed.V, t.CapacityPerReplica))
 		propose(d.Tracking.V, PolicyTracking)
 	} else if in.Current.OK {
 		propose(in.Current.V, PolicyHold)
 	}
 	if in.Forecast.OK {
-		d.Forecast = Some(ReplicasFor(in.Forecast.V, t.CapacityPerReplica))
+		d.Forecast = ground.Some(ReplicasFor(in.Forecast.V, t.CapacityPerReplica))
 		propose(d.Forecast.V, PolicyForecast)
 	}
 	if in.Schedule.Floor.OK {
@@ -133,19 +133,19 @@ func Decide(in Input) Decision {
 			v, d.By = limit, PolicyQuietCap
 		}
 	}
-	d.Desired = Some(v)
+	d.Desired = ground.Some(v)
 	return d
 }
 
 // MaxOpt returns the higher of two optional loads, or the one present.
-func MaxOpt(a, b Opt[float64]) Opt[float64] {
+func MaxOpt(a, b ground.Opt[float64]) ground.Opt[float64] {
 	switch {
 	case !a.OK:
 		return b
 	case !b.OK:
 		return a
 	}
-	return Some(math.Max(a.V, b.V))
+	return ground.Some(math.Max(a.V, b.V))
 }
 
 // Reason explains the decision in one sentence. It is built on demand (for
@@ -171,9 +171,9 @@ func (d *Decision) Reason() string {
 	if e, ok := s.CapWindow(); ok {
 		fmt.Fprintf(&b, "; quiet window %q cap %d", e.Occurrence.Window.Name, e.Replicas.V)
 	}
-	for _, e := range s.Effects {
-		if e.Note != "" {
-			fmt.Fprintf(&b, "; window %q: %s", e.Occurrence.Window.Name, e.Note)
+	for i := range s.Effects {
+		if e := &s.Effects[i]; e.Note != "" {
+			fmt.Fprintf(&b, "; window %q: %s", e.Occurrence.Window.Name, e.Explain())
 		}
 	}
 	if d.Tracking.OK && d.By != PolicyTracking {

@@ -1,47 +1,17 @@
 package policies
 
 import (
-	"math"
 	"slices"
-	"sort"
 	"time"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 )
-
-// Sample is one load value at one instant.
-type Sample struct {
-	T time.Time
-	V float64
-}
-
-// Series is a load history, sorted by time.
-type Series []Sample
-
-// At returns the sample nearest to t within tolerance.
-func (s Series) At(t time.Time, tolerance time.Duration) (float64, bool) {
-	i := sort.Search(len(s), func(i int) bool { return !s[i].T.Before(t) })
-	best, bestDist := 0.0, tolerance+1
-	for _, j := range []int{i - 1, i} {
-		if j < 0 || j >= len(s) {
-			continue
-		}
-		d := s[j].T.Sub(t)
-		if d < 0 {
-			d = -d
-		}
-		if d <= tolerance && d < bestDist && !math.IsNaN(s[j].V) && !math.IsInf(s[j].V, 0) {
-			best, bestDist = s[j].V, d
-		}
-	}
-	return best, bestDist <= tolerance
-}
 
 // Forecast is the seasonal baseline at one instant.
 type Forecast struct {
 	// Load is the median of the loads at the same time in past seasons;
 	// absent when no season has data.
-	Load Opt[float64]
+	Load ground.Opt[float64]
 	// Seasons is how many past seasons had data.
 	Seasons int
 }
@@ -50,11 +20,33 @@ type Forecast struct {
 // be and still count for it.
 const SampleTolerance = 5 * time.Minute
 
+// HistoryRange is a span of past load, [From, To], that a forecast reads.
+type HistoryRange struct {
+	From, To time.Time
+	// Season is how many seasons before the instant asked for it lies.
+	Season int
+}
+
+// HistoryRanges returns the past load a forecast needs to look from at up
+// to horizon ahead: for each of the past spec.Lookback seasons, the same
+// span one season earlier, widened by SampleTolerance on both sides (a
+// sample that far from the wanted instant still counts for it). Asking for
+// these short spans instead of weeks of data keeps each call small; the
+// caller fetches them.
+func HistoryRanges(at time.Time, spec ground.ForecastSpec, horizon time.Duration) []HistoryRange {
+	out := make([]HistoryRange, 0, spec.Lookback)
+	for k := 1; k <= spec.Lookback; k++ {
+		center := at.Add(-time.Duration(k) * spec.Seasonality)
+		out = append(out, HistoryRange{From: center.Add(-SampleTolerance), To: center.Add(horizon + SampleTolerance), Season: k})
+	}
+	return out
+}
+
 // ForecastAt returns the load expected at instant at: the median of the
 // loads at the same time in the past spec.Lookback seasons. The median
 // makes it robust to one unusual season (a past TV spot, an outage); with
 // fewer seasons it uses those there are, and with none it is absent.
-func ForecastAt(history Series, at time.Time, spec config.ForecastSpec) Forecast {
+func ForecastAt(history ground.Series, at time.Time, spec ground.ForecastSpec) Forecast {
 	var buf [52]float64
 	vals := buf[:0]
 	for k := 1; k <= spec.Lookback && k <= len(buf); k++ {
@@ -65,13 +57,13 @@ func ForecastAt(history Series, at time.Time, spec config.ForecastSpec) Forecast
 	if len(vals) == 0 {
 		return Forecast{}
 	}
-	return Forecast{Load: Some(median(vals)), Seasons: len(vals)}
+	return Forecast{Load: ground.Some(median(vals)), Seasons: len(vals)}
 }
 
 // ForecastAhead returns the highest forecast over [now, now+horizon],
 // looked at every step: what the load will need by the time new capacity
 // is ready.
-func ForecastAhead(history Series, now time.Time, horizon, step time.Duration, spec config.ForecastSpec) Forecast {
+func ForecastAhead(history ground.Series, now time.Time, horizon, step time.Duration, spec ground.ForecastSpec) Forecast {
 	if step <= 0 {
 		step = time.Minute
 	}

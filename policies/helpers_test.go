@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies/config"
 )
 
@@ -31,7 +32,7 @@ func at(t *testing.T, loc *time.Location, wall string) time.Time {
 }
 
 // parseWindows parses a windows document and fails on any problem.
-func parseWindows(t *testing.T, doc string) []config.Window {
+func parseWindows(t *testing.T, doc string) []ground.Window {
 	t.Helper()
 	res := config.ParseFile("windows.yaml", []byte(doc))
 	if len(res.Problems) > 0 {
@@ -41,18 +42,18 @@ func parseWindows(t *testing.T, doc string) []config.Window {
 }
 
 // webTarget is storefront/web of the SPEC example.
-func webTarget() *config.Target {
-	return &config.Target{
+func webTarget() *ground.Target {
+	return &ground.Target{
 		Name: "web", Namespace: "storefront",
-		ScaleTargetRef:     config.ScaleTargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
-		Load:               config.LoadSpec{Prometheus: "sum(rate(http_requests_total[1m]))"},
+		ScaleTargetRef:     ground.ScaleTargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+		Load:               ground.LoadSpec{Prometheus: "sum(rate(http_requests_total[1m]))"},
 		CapacityPerReplica: 50, MinReplicas: 2, MaxReplicas: 300, LeadTime: 8 * time.Minute,
-		Mode: config.ModeMetric,
+		Mode: ground.ModeMetric,
 	}
 }
 
 // floorAt evaluates the windows for target at instant now.
-func floorAt(tg *config.Target, windows []config.Window, now time.Time, baseline float64) Schedule {
+func floorAt(tg *ground.Target, windows []ground.Window, now time.Time, baseline float64) Schedule {
 	cal := NewCalendar(windows)
 	occs := cal.Agenda(now, tg.LeadTime).For(tg.Key(), nil)
 	return Evaluate(tg, occs, now, ConstantBaseline(baseline))

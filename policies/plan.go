@@ -5,14 +5,14 @@ import (
 	"sort"
 	"time"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 )
 
 // Step is one change of a floor or cap over time.
 type Step struct {
 	At time.Time `json:"at"`
 	// Replicas is absent while an "Nx" window waits for a baseline.
-	Replicas Opt[int32] `json:"-"`
+	Replicas ground.Opt[int32] `json:"-"`
 }
 
 // EpisodeKind tells floors from caps.
@@ -37,7 +37,7 @@ type Episode struct {
 	WindowStart, WindowEnd time.Time
 	// Peak is the highest floor, or the lowest cap; absent when the floor
 	// could not be computed (no baseline).
-	Peak Opt[int32]
+	Peak ground.Opt[int32]
 	// End is when the floor is released or the cap lifted; zero when the
 	// episode goes on past the end of the plan.
 	End time.Time
@@ -51,13 +51,13 @@ type Episode struct {
 
 // TargetPlan is the plan of one target.
 type TargetPlan struct {
-	Target   *config.Target
+	Target   *ground.Target
 	Episodes []Episode
 }
 
 // Plan computes, for each target, the floors and caps its windows put on
 // it between from and to, evaluated at every instant where they can change.
-func Plan(targets []config.Target, cal *Calendar, from, to time.Time, baseline Baseline) []TargetPlan {
+func Plan(targets []ground.Target, cal *Calendar, from, to time.Time, baseline Baseline) []TargetPlan {
 	if baseline == nil {
 		baseline = func(Occurrence, time.Time) (float64, bool) { return 0, false }
 	}
@@ -76,7 +76,7 @@ func Plan(targets []config.Target, cal *Calendar, from, to time.Time, baseline B
 
 // changePoints lists the instants in [from, to) where occurrences can
 // change a target's floor or cap.
-func changePoints(t *config.Target, occs []Occurrence, from, to time.Time) []time.Time {
+func changePoints(t *ground.Target, occs []Occurrence, from, to time.Time) []time.Time {
 	pts := []time.Time{from}
 	add := func(ts time.Time) {
 		if !ts.Before(from) && ts.Before(to) {
@@ -108,7 +108,7 @@ type episodeBuilder struct {
 	done []Episode
 }
 
-func (b *episodeBuilder) observe(now time.Time, value Opt[int32], inForce bool, effects []Effect) {
+func (b *episodeBuilder) observe(now time.Time, value ground.Opt[int32], inForce bool, effects []Effect) {
 	if !inForce {
 		if b.cur != nil {
 			b.cur.End = now
@@ -144,8 +144,8 @@ func (b *episodeBuilder) observe(now time.Time, value Opt[int32], inForce bool, 
 		if o.End.After(e.WindowEnd) {
 			e.WindowEnd = o.End
 		}
-		if eff.Note != "" && !slices.Contains(e.Notes, eff.Note) {
-			e.Notes = append(e.Notes, eff.Note)
+		if note := eff.Explain(); note != "" && !slices.Contains(e.Notes, note) {
+			e.Notes = append(e.Notes, note)
 		}
 	}
 }
@@ -157,7 +157,7 @@ func (b *episodeBuilder) finish() []Episode {
 	return b.done
 }
 
-func planTarget(t *config.Target, occs []Occurrence, from, to time.Time, baseline Baseline) []Episode {
+func planTarget(t *ground.Target, occs []Occurrence, from, to time.Time, baseline Baseline) []Episode {
 	floors := &episodeBuilder{kind: EpisodeFloor}
 	caps := &episodeBuilder{kind: EpisodeCap}
 	for _, now := range changePoints(t, occs, from, to) {
@@ -179,7 +179,7 @@ func planTarget(t *config.Target, occs []Occurrence, from, to time.Time, baselin
 // BaselineFromSeries returns a Baseline that reads the load observed just
 // before each floor starts from a recorded series; before the series'
 // first sample it uses that sample.
-func BaselineFromSeries(s Series) Baseline {
+func BaselineFromSeries(s ground.Series) Baseline {
 	return func(_ Occurrence, floorStart time.Time) (float64, bool) {
 		if len(s) == 0 {
 			return 0, false

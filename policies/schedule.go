@@ -1,11 +1,10 @@
 package policies
 
 import (
-	"fmt"
 	"math"
 	"time"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 )
 
 // Step-down after a window: the floor falls one step every StepInterval,
@@ -53,28 +52,41 @@ type Effect struct {
 	Phase      Phase
 	// Replicas is the floor, or the cap for a quiet window. Absent when the
 	// floor cannot be computed (an "Nx" window with no baseline yet).
-	Replicas Opt[int32]
+	Replicas ground.Opt[int32]
 	// Peak is the floor held from lead to cooldown, before any step-down.
-	Peak Opt[int32]
+	Peak ground.Opt[int32]
 	// Load is the load behind the floor: the expected load while the floor
 	// is held, the floor's capacity during the step-down.
-	Load Opt[float64]
-	// Note explains an absent floor.
+	Load ground.Opt[float64]
+	// Note explains an absent floor (NoteNoBaseline); Explain words it.
 	Note string
+}
+
+// NoteNoBaseline is the Note of an "Nx" window with no baseline yet. It
+// is a constant (not formatted for each target in each cycle); Explain
+// adds the multiplier.
+const NoteNoBaseline = "needs a baseline load, and none is known yet"
+
+// Explain returns the Note in full: "5x needs a baseline load, ...".
+func (e *Effect) Explain() string {
+	if e.Note == NoteNoBaseline {
+		return e.Occurrence.Window.Demand.String() + " " + e.Note
+	}
+	return e.Note
 }
 
 // Schedule is the combined effect of a target's windows at one instant.
 type Schedule struct {
 	// Floor is the highest floor of the floor windows in force.
-	Floor Opt[int32]
+	Floor ground.Opt[int32]
 	// FloorBy is the index in Effects of the window that set Floor.
 	FloorBy int
 	// Cap is the lowest cap of the quiet windows in force.
-	Cap Opt[int32]
+	Cap ground.Opt[int32]
 	// CapBy is the index in Effects of the window that set Cap.
 	CapBy int
 	// Load is the scheduled load: the load behind Floor.
-	Load Opt[float64]
+	Load ground.Opt[float64]
 	// Effects lists every occurrence in force, in start order.
 	Effects []Effect
 }
@@ -98,7 +110,7 @@ func (s *Schedule) CapWindow() (Effect, bool) {
 // Evaluate computes the floor and cap that the occurrences put on target t
 // at instant now. Overlapping floors take the highest; overlapping caps the
 // lowest. Occurrences that do not select t must not be passed.
-func Evaluate(t *config.Target, occs []Occurrence, now time.Time, baseline Baseline) Schedule {
+func Evaluate(t *ground.Target, occs []Occurrence, now time.Time, baseline Baseline) Schedule {
 	var s Schedule
 	if len(occs) > 0 {
 		s.Effects = make([]Effect, 0, len(occs))
@@ -127,7 +139,7 @@ func Evaluate(t *config.Target, occs []Occurrence, now time.Time, baseline Basel
 }
 
 // effectAt returns the effect of one occurrence at now, if it is in force.
-func effectAt(t *config.Target, o Occurrence, now time.Time, baseline Baseline) (Effect, bool) {
+func effectAt(t *ground.Target, o Occurrence, now time.Time, baseline Baseline) (Effect, bool) {
 	w := o.Window
 	e := Effect{Occurrence: o}
 	if w.Quiet {
@@ -137,7 +149,7 @@ func effectAt(t *config.Target, o Occurrence, now time.Time, baseline Baseline) 
 			return e, false
 		}
 		e.Phase = PhaseQuiet
-		e.Replicas = Some(int32(w.Demand.Value))
+		e.Replicas = ground.Some(int32(w.Demand.Value))
 		e.Peak = e.Replicas
 		return e, true
 	}
@@ -162,27 +174,27 @@ func effectAt(t *config.Target, o Occurrence, now time.Time, baseline Baseline) 
 	}
 	var load float64
 	switch w.Demand.Kind {
-	case config.DemandMultiplier:
+	case ground.DemandMultiplier:
 		if !haveBase {
 			if e.Phase == PhaseStepDown {
 				return e, false
 			}
-			e.Note = fmt.Sprintf("%s needs a baseline load, and none is known yet", w.Demand)
+			e.Note = NoteNoBaseline
 			return e, true
 		}
 		load = w.Demand.Value * base
-	case config.DemandLoad:
+	case ground.DemandLoad:
 		load = w.Demand.Value
-	case config.DemandReplicas:
+	case ground.DemandReplicas:
 		load = w.Demand.Value * t.CapacityPerReplica
 	}
 	peak := clampReplicas(ReplicasFor(load, t.CapacityPerReplica), t)
-	if w.Demand.Kind == config.DemandReplicas {
+	if w.Demand.Kind == ground.DemandReplicas {
 		peak = clampReplicas(int32(w.Demand.Value), t)
 	}
-	e.Peak = Some(peak)
+	e.Peak = ground.Some(peak)
 	if e.Phase != PhaseStepDown {
-		e.Replicas, e.Load = e.Peak, Some(load)
+		e.Replicas, e.Load = e.Peak, ground.Some(load)
 		return e, true
 	}
 	rest := t.MinReplicas
@@ -194,8 +206,8 @@ func effectAt(t *config.Target, o Occurrence, now time.Time, baseline Baseline) 
 	if !ok {
 		return e, false
 	}
-	e.Replicas = Some(v)
-	e.Load = Some(float64(v) * t.CapacityPerReplica)
+	e.Replicas = ground.Some(v)
+	e.Load = ground.Some(float64(v) * t.CapacityPerReplica)
 	return e, true
 }
 
@@ -247,6 +259,6 @@ func ReplicasFor(load, capacity float64) int32 {
 	return int32(r)
 }
 
-func clampReplicas(v int32, t *config.Target) int32 {
+func clampReplicas(v int32, t *ground.Target) int32 {
 	return min(max(v, t.MinReplicas), t.MaxReplicas)
 }

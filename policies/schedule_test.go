@@ -3,6 +3,8 @@ package policies
 import (
 	"testing"
 	"time"
+
+	"github.com/primetime-dev/primetime/ground"
 )
 
 const specWindows = `timezone: Europe/Paris
@@ -160,7 +162,7 @@ windows:
 		t.Run(tc.wall, func(t *testing.T) {
 			s := floorAt(web, ws, at(t, paris, tc.wall), 1000)
 			e, _ := s.FloorWindow()
-			if s.Floor != Some(tc.floor) || e.Occurrence.Window.Name != tc.by {
+			if s.Floor != ground.Some(tc.floor) || e.Occurrence.Window.Name != tc.by {
 				t.Fatalf("want %d by %s, got %v by %s", tc.floor, tc.by, s.Floor, e.Occurrence.Window.Name)
 			}
 		})
@@ -173,10 +175,10 @@ func TestFloorIsClampedToMinAndMax(t *testing.T) {
   - {name: tiny, start: "2026-11-26 20:00", duration: 1h, expect: 10, targets: [storefront/web]}
 `)
 	web := webTarget()
-	if s := floorAt(web, ws, at(t, time.UTC, "2026-11-25 20:30"), 1000); s.Floor != Some[int32](300) {
+	if s := floorAt(web, ws, at(t, time.UTC, "2026-11-25 20:30"), 1000); s.Floor != ground.Some[int32](300) {
 		t.Errorf("100x of 1000 = 2000 replicas must be capped at maxReplicas 300, got %v", s.Floor)
 	}
-	if s := floorAt(web, ws, at(t, time.UTC, "2026-11-26 20:30"), 1000); s.Floor != Some[int32](2) {
+	if s := floorAt(web, ws, at(t, time.UTC, "2026-11-26 20:30"), 1000); s.Floor != ground.Some[int32](2) {
 		t.Errorf("a load of 10 is 1 replica, raised to minReplicas 2, got %v", s.Floor)
 	}
 }

@@ -1,11 +1,8 @@
-// Package scaler runs primetime: the engine loop that turns targets,
-// windows and load into decisions, the board those decisions are served
-// from, and (in subpackages) the config watch, the actuators, the external
-// metrics API and high availability.
 package scaler
 
 import (
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +20,8 @@ type Published struct {
 	Load *float64 `json:"load,omitempty"`
 	// Floor is set while a window's floor is in force.
 	Floor bool `json:"floor,omitempty"`
+	// FloorReplicas is that floor, when it could be computed.
+	FloorReplicas *int32 `json:"floorReplicas,omitempty"`
 	// At is when the decision was made.
 	At time.Time `json:"at"`
 	// Error says why there is no value (stale data, source failing, ...).
@@ -40,6 +39,10 @@ type boardState struct {
 // lock: the engine swaps in a whole new generation per cycle.
 type Board struct {
 	state atomic.Pointer[boardState]
+
+	// changed is closed by the next Replace; made on demand by Changed.
+	mu      sync.Mutex
+	changed chan struct{}
 }
 
 // Replace publishes a new generation.
@@ -57,6 +60,25 @@ func (b *Board) Replace(entries []Published, at time.Time) {
 		sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	}
 	b.state.Store(st)
+	b.mu.Lock()
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
+	b.mu.Unlock()
+}
+
+// Changed returns a channel closed when the next generation is published
+// (the next Replace after the call). A watcher takes the channel first,
+// then reads the board, then waits: a generation published in between
+// closes the channel it holds, so none is missed.
+func (b *Board) Changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.changed == nil {
+		b.changed = make(chan struct{})
+	}
+	return b.changed
 }
 
 // Ready reports whether a generation has been published.

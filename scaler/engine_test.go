@@ -1,14 +1,21 @@
 package scaler_test
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -16,8 +23,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies"
-	"github.com/primetime-dev/primetime/policies/config"
 	"github.com/primetime-dev/primetime/scaler"
 	"github.com/primetime-dev/primetime/scaler/configwatch"
 	"github.com/primetime-dev/primetime/scaler/metricsapi"
@@ -34,7 +41,7 @@ type loadSource struct {
 	age  time.Duration // how old the values it answers are
 }
 
-func (s *loadSource) Kind() config.SourceKind { return config.SourcePrometheus }
+func (s *loadSource) Kind() ground.SourceKind { return ground.SourcePrometheus }
 func (s *loadSource) Fetch(_ context.Context, qs []sources.Query, now time.Time) map[string]sources.Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -48,7 +55,7 @@ func (s *loadSource) Fetch(_ context.Context, qs []sources.Query, now time.Time)
 	}
 	return out
 }
-func (s *loadSource) History(context.Context, sources.Query, time.Time, time.Time, time.Duration) (policies.Series, error) {
+func (s *loadSource) History(context.Context, sources.Query, time.Time, time.Time, time.Duration) (ground.Series, error) {
 	return nil, sources.ErrNoHistory
 }
 func (s *loadSource) set(load float64, err error) {
@@ -127,7 +134,7 @@ func (r *rig) step(t *testing.T, d time.Duration) []policies.Decision {
 	t.Helper()
 	r.now = r.now.Add(d)
 	r.engine.SyncConfig()
-	r.poller.Refresh(context.Background(), config.SourcePrometheus, r.now)
+	r.poller.Refresh(context.Background(), ground.SourcePrometheus, r.now)
 	return r.engine.Cycle(context.Background(), r.now)
 }
 
@@ -144,12 +151,22 @@ func (r *rig) value(t *testing.T, metric string) (string, error) {
 	return list.Items[0].Value.String(), nil
 }
 
+// scrape reads the rig's /metrics as Prometheus would.
+func (r *rig) scrape(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	scaler.MetricsHandler(r.reg, r.engine.Metrics.WriteTargetSeries).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, rec.Body)
+	}
+	return mfs
+}
+
 func (r *rig) gauge(t *testing.T, name string, want map[string]string) (float64, bool) {
 	t.Helper()
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mfs := r.scrape(t)
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -277,7 +294,7 @@ func TestRunWakesOnNewReadings(t *testing.T) {
 	r := newRig(t)
 	r.engine.Interval = time.Hour
 	r.engine.SyncConfig()
-	r.poller.Refresh(context.Background(), config.SourcePrometheus, r.now)
+	r.poller.Refresh(context.Background(), ground.SourcePrometheus, r.now)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clock := func() time.Time { return r.now } // r.now is not moved while Run runs
@@ -304,7 +321,7 @@ func TestRunWakesOnNewReadings(t *testing.T) {
 	}
 	waitValue("20") // 1000 at 50 per replica
 	r.src.set(5000, nil)
-	r.poller.Refresh(context.Background(), config.SourcePrometheus, r.now)
+	r.poller.Refresh(context.Background(), ground.SourcePrometheus, r.now)
 	waitValue("100")
 	cancel()
 	<-done
@@ -315,10 +332,10 @@ func TestRunWakesOnNewReadings(t *testing.T) {
 // seasons around its last refresh only.
 type flatHistory struct {
 	mu     sync.Mutex
-	series policies.Series
+	series ground.Series
 }
 
-func (h *flatHistory) History(*config.Target) policies.Series {
+func (h *flatHistory) History(*ground.Target) ground.Series {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.series
@@ -329,7 +346,7 @@ func (h *flatHistory) set(from time.Time, load float64) {
 	defer h.mu.Unlock()
 	h.series = nil
 	for m := range 60 {
-		h.series = append(h.series, policies.Sample{T: from.Add(time.Duration(m) * time.Minute), V: load})
+		h.series = append(h.series, ground.Sample{T: from.Add(time.Duration(m) * time.Minute), V: load})
 	}
 }
 
@@ -388,5 +405,145 @@ func withForecast(t *testing.T, r *rig) {
 		if tg.Name == "web" && tg.Forecast == nil {
 			t.Fatal("the web target has no forecast")
 		}
+	}
+}
+
+// beforeHistory is a history that knows the load before an instant.
+type beforeHistory struct {
+	flatHistory
+	load float64
+	ok   bool
+}
+
+func (h *beforeHistory) LoadBefore(_ context.Context, _ *ground.Target, _ time.Time) (float64, bool) {
+	return h.load, h.ok
+}
+
+// A window first seen after its floor started never takes its baseline
+// from the load seen then (the spike itself).
+func TestEngineLateWindowBaseline(t *testing.T) {
+	lateSpot := func(r *rig) {
+		r.engine.Config.(*configwatch.Store).Apply(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "marketing", Name: "late", ResourceVersion: "1"},
+			Data: map[string]string{"w.yaml": `timezone: Europe/Paris
+windows:
+  - name: late-spot
+    start: "2026-11-25 21:30"
+    duration: 15m
+    expect: 5x
+    targets: [storefront/web]
+`}})
+	}
+	t.Run("created during its lead: the last load seen before the floor", func(t *testing.T) {
+		r := newRig(t)
+		r.step(t, 80*time.Minute) // 21:20, 1,000 req/s; the floor would start at 21:22
+		r.src.set(5000, nil)      // the spot's traffic came early
+		r.step(t, 5*time.Minute)
+		lateSpot(r) // 21:25: the window is written three minutes after its floor's start
+		r.step(t, 15*time.Second)
+		if v, _ := r.value(t, "primetime_replicas"); v != "100" {
+			t.Errorf("%s replicas, want 100 (5 × the 1,000 seen before 21:22), not 300 (from the spike)", v)
+		}
+	})
+	t.Run("after a restart without state: the source's history before the floor", func(t *testing.T) {
+		r := newRig(t)
+		lateSpot(r)
+		r.now = r.now.Add(85 * time.Minute) // 21:25, a fresh daemon
+		r.src.set(5000, nil)
+		h := &beforeHistory{load: 1000, ok: true}
+		r.engine.History = h
+		r.step(t, 0)
+		if v, _ := r.value(t, "primetime_replicas"); v != "100" {
+			t.Errorf("%s replicas, want 100 (5 × the history's 1,000 before 21:22)", v)
+		}
+	})
+	t.Run("nothing known from before the floor: no floor, and the decision says why", func(t *testing.T) {
+		r := newRig(t)
+		lateSpot(r)
+		r.now = r.now.Add(85 * time.Minute)
+		r.src.set(5000, nil)
+		r.engine.History = &beforeHistory{}
+		ds := r.step(t, 0)
+		if v, _ := r.value(t, "primetime_replicas"); v != "100" {
+			t.Errorf("%s replicas, want tracking's 100 (5,000 / 50), no floor from the spike", v)
+		}
+		if reason := ds[0].Reason(); !strings.Contains(reason, `window "late-spot": 5x needs a baseline load, and none is known yet`) {
+			t.Errorf("reason %q does not say the floor waits for a baseline", reason)
+		}
+	})
+}
+
+// A target's series go with it: once its ConfigMap is deleted, the next
+// cycle exports none of them (an alert on its data age stops firing).
+func TestEngineSeriesOfARemovedTarget(t *testing.T) {
+	r := newRig(t)
+	r.step(t, 0)
+	for _, name := range []string{"primetime_source_data_age_seconds", "primetime_target_load", "primetime_target_replicas"} {
+		if _, ok := r.gauge(t, name, map[string]string{"target": "web"}); !ok {
+			t.Fatalf("%s of web is not exported", name)
+		}
+	}
+	r.engine.Config.(*configwatch.Store).Delete("storefront", "targets")
+	r.step(t, 15*time.Second)
+	for _, name := range []string{"primetime_source_data_age_seconds", "primetime_target_load", "primetime_target_replicas", "primetime_window_active"} {
+		if v, ok := r.gauge(t, name, map[string]string{"target": "web"}); ok {
+			t.Errorf("%s of the removed target web is still exported: %v", name, v)
+		}
+	}
+}
+
+// TestTargetSeriesText: /metrics writes the per-target series in the text
+// format, each family once with its HELP and TYPE, gzipped when asked,
+// and what Prometheus parses back is the cycle's decision.
+func TestTargetSeriesText(t *testing.T) {
+	r := newRig(t)
+	r.step(t, 0)
+	r.step(t, 37*time.Minute) // 20:37: pre-scaling for the 20:45 spot
+	rec := httptest.NewRecorder()
+	scaler.MetricsHandler(r.reg, r.engine.Metrics.WriteTargetSeries).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	for _, want := range []string{
+		"# HELP primetime_target_load Load of each target: observed, forecast, scheduled (behind a window's floor) and effective (the highest).\n# TYPE primetime_target_load gauge\n" +
+			`primetime_target_load{namespace="storefront",target="web",kind="observed"} 1000` + "\n",
+		`primetime_target_replicas{namespace="storefront",target="web",kind="desired"} 100` + "\n" +
+			`primetime_target_replicas{namespace="storefront",target="web",kind="floor"} 100` + "\n",
+		"# TYPE primetime_window_active gauge\n" +
+			`primetime_window_active{namespace="storefront",configmap="marketing/spots",window="tf1-prime-spot",target="web",phase="lead"} 1` + "\n",
+		"# TYPE primetime_source_data_age_seconds gauge\n" + `primetime_source_data_age_seconds{source="prometheus",namespace="storefront",target="web"} `,
+		"# TYPE primetime_window_targets gauge\n" + `primetime_window_targets{configmap="marketing/spots",window="tf1-prime-spot",phase="lead"} 1` + "\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks\n%s\n--- in ---\n%s", want, body)
+		}
+	}
+	for _, family := range []string{"primetime_target_load", "primetime_target_replicas", "primetime_window_active", "primetime_window_targets", "primetime_source_data_age_seconds", "primetime_config_entries"} {
+		if n := strings.Count(body, "# TYPE "+family+" "); n != 1 {
+			t.Errorf("%d TYPE lines of %s, want 1", n, family)
+		}
+	}
+
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate")
+	rec = httptest.NewRecorder()
+	scaler.MetricsHandler(r.reg, r.engine.Metrics.WriteTargetSeries).ServeHTTP(rec, req)
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil || rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip asked: %v, Content-Encoding %q", err, rec.Header().Get("Content-Encoding"))
+	}
+	unzipped, _ := io.ReadAll(zr)
+	// The data's age is read on the wall clock at each scrape.
+	withoutAge := func(s string) string {
+		var keep []string
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.HasPrefix(l, "primetime_source_data_age_seconds{") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if withoutAge(string(unzipped)) != withoutAge(body) {
+		t.Errorf("gzipped body differs from the plain one:\n%s", unzipped)
 	}
 }

@@ -16,8 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
-	"github.com/primetime-dev/primetime/policies"
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/sources"
 	promsource "github.com/primetime-dev/primetime/sources/prometheus"
 )
@@ -25,7 +24,7 @@ import (
 // heldReplicas is the workload's current replicas, as the HPA reports them.
 type heldReplicas struct{ n int32 }
 
-func (h heldReplicas) Current(*config.Target) policies.Opt[int32] { return policies.Some(h.n) }
+func (h heldReplicas) Current(*ground.Target) ground.Opt[int32] { return ground.Some(h.n) }
 
 // Scenario 1 of docs/reliability.md: the source is down for 10 minutes on
 // a simulated clock. No decision ever lowers the replicas; the API serves
@@ -141,7 +140,7 @@ func TestSlowSourceNeverHoldsTheAPI(t *testing.T) {
 	r.poller.Register(sources.Registration{Source: src, Interval: 100 * time.Millisecond, MaxAge: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	polling := make(chan struct{})
-	go func() { r.poller.Run(ctx, config.SourcePrometheus, time.Now); close(polling) }()
+	go func() { r.poller.Run(ctx, ground.SourcePrometheus, time.Now, nil); close(polling) }()
 	defer func() { cancel(); <-polling }()
 
 	sel := labels.SelectorFromSet(labels.Set{"target": "web"})

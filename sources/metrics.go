@@ -5,16 +5,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 )
 
 // Metrics are the sources' Prometheus metrics (SPEC §3).
 type Metrics struct {
-	requests  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	dataAge   *prometheus.GaugeVec
-	ddBudget  prometheus.Gauge
-	ddBackoff prometheus.Gauge
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	ddBudget   *prometheus.GaugeVec
+	ddBackoff  prometheus.Gauge
+	ddInterval *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -29,25 +29,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of requests to load sources.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"source"}),
-		dataAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "primetime_source_data_age_seconds",
-			Help: "Age of the newest load value of each target.",
-		}, []string{"source", "namespace", "target"}),
-		ddBudget: prometheus.NewGauge(prometheus.GaugeOpts{
+		// A vector, so that it is absent until Datadog's first answer
+		// carried the header: never a made-up 0.
+		ddBudget: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "primetime_datadog_ratelimit_remaining",
-			Help: "Datadog query API calls left in the current rate-limit period (X-RateLimit-Remaining).",
-		}),
+			Help: "Datadog query API calls left in the current rate-limit period (x-ratelimit-remaining), by rate limit (x-ratelimit-name); absent before the first answer.",
+		}, []string{"name"}),
 		ddBackoff: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "primetime_datadog_backoff_seconds",
-			Help: "Current Datadog back-off; 0 when calls are allowed.",
+			Help: "Time left in the current Datadog rate-limit pause (HTTP 429 or a spent budget); 0 when calls are allowed.",
 		}),
+		ddInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "primetime_datadog_refresh_interval_seconds",
+			Help: "Time between two refreshes of the Datadog loads in force, stretched from the base interval to stay within primetime's share of the rate-limit budget; absent before the first refresh.",
+		}, nil),
 	}
-	reg.MustRegister(m.requests, m.duration, m.dataAge, m.ddBudget, m.ddBackoff)
+	reg.MustRegister(m.requests, m.duration, m.ddBudget, m.ddBackoff, m.ddInterval)
 	return m
 }
 
 // ObserveRequest counts one request and its duration.
-func (m *Metrics) ObserveRequest(source config.SourceKind, outcome Outcome, d time.Duration) {
+func (m *Metrics) ObserveRequest(source ground.SourceKind, outcome Outcome, d time.Duration) {
 	if m == nil {
 		return
 	}
@@ -55,27 +57,28 @@ func (m *Metrics) ObserveRequest(source config.SourceKind, outcome Outcome, d ti
 	m.duration.WithLabelValues(string(source)).Observe(d.Seconds())
 }
 
-// SetDataAge sets a target's data age.
-func (m *Metrics) SetDataAge(source config.SourceKind, namespace, target string, age time.Duration) {
+// SetDatadogRateLimit records the calls left in the period of the rate
+// limit named name (x-ratelimit-remaining and x-ratelimit-name).
+func (m *Metrics) SetDatadogRateLimit(name string, remaining float64) {
 	if m == nil {
 		return
 	}
-	m.dataAge.WithLabelValues(string(source), namespace, target).Set(age.Seconds())
+	m.ddBudget.WithLabelValues(name).Set(remaining)
 }
 
-// DeleteDataAge removes a target's data age series.
-func (m *Metrics) DeleteDataAge(source config.SourceKind, namespace, target string) {
+// SetDatadogBackoff records the time left before Datadog may be called
+// again; 0 when calls are allowed.
+func (m *Metrics) SetDatadogBackoff(d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.dataAge.DeleteLabelValues(string(source), namespace, target)
+	m.ddBackoff.Set(max(d, 0).Seconds())
 }
 
-// SetDatadogRateLimit records the Datadog budget and back-off.
-func (m *Metrics) SetDatadogRateLimit(remaining float64, backoff time.Duration) {
+// SetDatadogRefreshInterval records the Datadog refresh interval in force.
+func (m *Metrics) SetDatadogRefreshInterval(d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.ddBudget.Set(remaining)
-	m.ddBackoff.Set(backoff.Seconds())
+	m.ddInterval.WithLabelValues().Set(d.Seconds())
 }

@@ -1,11 +1,3 @@
-// Package sources fetches the load of targets: one package per source
-// (prometheus, datadog, scrape, kubemetrics) behind the small Source
-// interface, a registry that maps a target's load kind to its source, and a
-// cache that keeps, for every query, the last good value, its timestamp and
-// the last error.
-//
-// A reading is never made up: no data, stale data, an error and a rate
-// limit are distinct outcomes, and none of them is ever turned into 0.
 package sources
 
 import (
@@ -15,8 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/primetime-dev/primetime/policies"
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 )
 
 // Query is the load query of one target. Identical queries of different
@@ -24,11 +15,11 @@ import (
 type Query struct {
 	// Namespace is the target's namespace; pod-based sources look there.
 	Namespace string
-	Spec      config.LoadSpec
+	Spec      ground.LoadSpec
 }
 
 // Kind returns the source kind that answers the query.
-func (q Query) Kind() config.SourceKind { return q.Spec.Kind() }
+func (q Query) Kind() ground.SourceKind { return q.Spec.Kind() }
 
 // Key identifies the query across targets: queries to a remote backend
 // (Prometheus, Datadog) are the same wherever they come from; pod-based
@@ -36,11 +27,11 @@ func (q Query) Kind() config.SourceKind { return q.Spec.Kind() }
 func (q Query) Key() string {
 	s := q.Spec
 	switch q.Kind() {
-	case config.SourcePrometheus:
+	case ground.SourcePrometheus:
 		return "prometheus:" + s.Prometheus
-	case config.SourceDatadog:
+	case ground.SourceDatadog:
 		return "datadog:" + s.Datadog
-	case config.SourceKubernetes:
+	case ground.SourceKubernetes:
 		return "kubernetes:" + q.Namespace + ":" + s.Kubernetes.Resource + ":" + s.Kubernetes.Selector
 	default:
 		sc := s.Scrape
@@ -82,13 +73,30 @@ func (e *RateLimitError) Error() string {
 // Source fetches load for one kind of load spec.
 type Source interface {
 	// Kind is the load kind this source answers.
-	Kind() config.SourceKind
+	Kind() ground.SourceKind
 	// Fetch returns the current value of each query, keyed by Query.Key.
 	// A query missing from the answer counts as an error.
 	Fetch(ctx context.Context, queries []Query, now time.Time) map[string]Result
 	// History returns q's load over [from, to] at step, for forecasts, or
 	// ErrNoHistory.
-	History(ctx context.Context, q Query, from, to time.Time, step time.Duration) (policies.Series, error)
+	History(ctx context.Context, q Query, from, to time.Time, step time.Duration) (ground.Series, error)
+}
+
+// HistoryResult is one query's past load, or why there is none.
+type HistoryResult struct {
+	Series ground.Series
+	Err    error
+}
+
+// BatchHistory is a Source that reads the history of many queries over one
+// range in few calls (Datadog: up to 35 queries per call). The forecast
+// history cache uses it instead of one History call per query.
+type BatchHistory interface {
+	// HistoryBatchSize is the most distinct queries one call holds.
+	HistoryBatchSize() int
+	// HistoryBatch returns the load of every query over [from, to], keyed
+	// by Query.Key; a query missing from the answer counts as an error.
+	HistoryBatch(ctx context.Context, queries []Query, from, to time.Time, step time.Duration) map[string]HistoryResult
 }
 
 // Status classifies a reading.
@@ -116,11 +124,11 @@ type Reading struct {
 }
 
 // Load returns the value when the reading is usable.
-func (r Reading) Load() policies.Opt[float64] {
+func (r Reading) Load() ground.Opt[float64] {
 	if r.Status != StatusOK {
-		return policies.None[float64]()
+		return ground.None[float64]()
 	}
-	return policies.Some(r.Value.V)
+	return ground.Some(r.Value.V)
 }
 
 // StaleError says the newest value is older than the source's limit.
@@ -186,5 +194,5 @@ func OutcomeOf(err error) Outcome {
 // Observer records the requests a source makes. A nil *Metrics is a valid
 // Observer that records nothing.
 type Observer interface {
-	ObserveRequest(source config.SourceKind, outcome Outcome, d time.Duration)
+	ObserveRequest(source ground.SourceKind, outcome Outcome, d time.Duration)
 }

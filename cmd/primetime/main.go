@@ -1,6 +1,3 @@
-// Command primetime pre-scales Kubernetes workloads for traffic spikes known
-// in advance. This file only wires the subcommands; the work is done in the
-// policies, sources and scaler packages.
 package main
 
 import (
@@ -49,6 +46,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCommand(), newLintCommand(), newPlanCommand(), newSimulateCommand(), newVersionCommand())
+	root.AddCommand(newLintCommand(), newPlanCommand(), newSimulateCommand(), newVersionCommand())
+	root.AddCommand(daemonCommands()...)
 	return root
 }

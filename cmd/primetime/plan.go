@@ -13,8 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies"
 	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/simulate"
 )
 
 type planOptions struct {
@@ -46,7 +48,7 @@ starts is used). Times (--from, --to) are RFC 3339 or "2006-01-02 15:04" in
 	f.StringArrayVar(&o.targets, "targets", nil, "targets file or ConfigMap manifest (repeatable)")
 	f.StringArrayVar(&o.windows, "windows", nil, "windows file or ConfigMap manifest (repeatable)")
 	f.StringVar(&o.from, "from", "", "start of the plan (default: now)")
-	f.StringVar(&o.to, "to", "", "end of the plan (default: 7 days after --from)")
+	f.StringVar(&o.to, "to", "", "end of the plan (default: 7 days after --from, or later to hold the next occurrence of every window within a year)")
 	f.StringVar(&o.baseline, "baseline", "", "baseline load for Nx windows: a number, or a CSV file of timestamp,load")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&o.timezone, "timezone", "", "time zone for --from/--to and the output (default: each window's own)")
@@ -55,6 +57,13 @@ starts is used). Times (--from, --to) are RFC 3339 or "2006-01-02 15:04" in
 	_ = cmd.MarkFlagRequired("windows")
 	return cmd
 }
+
+// Without --to a plan covers planMinHorizon, and through the next
+// occurrence of every window that starts within planMaxHorizon.
+const (
+	planMinHorizon = 7 * 24 * time.Hour
+	planMaxHorizon = 366 * 24 * time.Hour
+)
 
 func runPlan(cmd *cobra.Command, o planOptions) error {
 	if o.output != "table" && o.output != "json" {
@@ -77,7 +86,7 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 		}
 		from = t
 	}
-	to := from.Add(7 * 24 * time.Hour)
+	var to time.Time
 	if o.to != "" {
 		t, err := config.ParseTime(o.to, inputZone)
 		if err != nil {
@@ -85,7 +94,7 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 		}
 		to = t
 	}
-	if !to.After(from) {
+	if o.to != "" && !to.After(from) {
 		return errors.New("--to must be after --from")
 	}
 	baseline, err := parseBaseline(o.baseline)
@@ -96,6 +105,9 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 	all, problems, err := readConfigFiles(cmd.ErrOrStderr(), o.targets, o.windows)
 	if err != nil {
 		return err
+	}
+	if o.to == "" {
+		to = policies.Horizon(all.Windows, from, planMinHorizon, planMaxHorizon)
 	}
 	advice := config.CrossCheck(all.Targets, all.Windows)
 
@@ -132,6 +144,7 @@ func readConfigFiles(stderr io.Writer, files ...[]string) (*config.Result, int, 
 			all.Merge(config.ParseFile(f, data))
 		}
 	}
+	all.ResolveConflicts()
 	problems := all.Problems.Errors()
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p.Error())
@@ -156,7 +169,7 @@ func parseBaseline(v string) (policies.Baseline, error) {
 		return nil, fmt.Errorf("%q is neither a number nor a readable CSV file: %v", v, err)
 	}
 	defer f.Close()
-	series, err := policies.ReadSeriesCSV(f, v)
+	series, err := simulate.ReadSeriesCSV(f, v)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +203,9 @@ func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time
 		}
 		fmt.Fprintf(w, "%s (%s/%s, mode %s, %d-%d replicas, %g load per replica, lead %s)\n",
 			t.Key(), t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name, t.Mode, t.MinReplicas, t.MaxReplicas, t.CapacityPerReplica, config.FormatDuration(t.LeadTime))
+		if line := servedAs(t); line != "" {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
 		if len(p.Episodes) == 0 {
 			fmt.Fprintf(w, "  no window between %s and %s\n", from.UTC().Format(timeLayout), to.UTC().Format(timeLayout))
 			continue
@@ -229,6 +245,34 @@ func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time
 	return nil
 }
 
+// servedAs says how a target's decisions reach the scaling, for the
+// table: metric targets through the external metrics API or KEDA's
+// external scaler (serve --keda-addr), hpa-floor targets through an HPA
+// that KEDA must not own.
+func servedAs(t *ground.Target) string {
+	switch t.Mode {
+	case ground.ModeMetric:
+		return fmt.Sprintf("served as primetime_replicas (selector target=%s) through external.metrics.k8s.io, or to KEDA as an `external` trigger with metadata target: %s",
+			t.Name, t.Key())
+	case ground.ModeHPAFloor:
+		return fmt.Sprintf("raises minReplicas of the HPA on %s/%s; KEDA puts back the minReplicas of an HPA it generated (keda-hpa-*): with KEDA, use mode: metric and an `external` trigger",
+			t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name)
+	}
+	return ""
+}
+
+// servedJSON is servedAs for machines: where a metric target's value is
+// served.
+func servedJSON(t *ground.Target) *servingJSON {
+	if t.Mode != ground.ModeMetric {
+		return nil
+	}
+	return &servingJSON{
+		ExternalMetric: externalMetricJSON{Name: "primetime_replicas", Selector: "target=" + t.Name},
+		KEDA:           kedaTriggerJSON{Type: "external", Metadata: map[string]string{"target": t.Key().String()}},
+	}
+}
+
 // The JSON form of a plan, for machines.
 type (
 	planJSON struct {
@@ -241,12 +285,27 @@ type (
 		Target             string        `json:"target"`
 		Kind               string        `json:"kind"`
 		Name               string        `json:"name"`
-		Mode               config.Mode   `json:"mode"`
+		Mode               ground.Mode   `json:"mode"`
 		MinReplicas        int32         `json:"minReplicas"`
 		MaxReplicas        int32         `json:"maxReplicas"`
 		CapacityPerReplica float64       `json:"capacityPerReplica"`
 		LeadTimeSeconds    float64       `json:"leadTimeSeconds"`
+		Served             *servingJSON  `json:"served,omitempty"`
 		Episodes           []episodeJSON `json:"episodes"`
+	}
+	// servingJSON is where a metric target is served: the external
+	// metrics API, and KEDA's external scaler (serve --keda-addr).
+	servingJSON struct {
+		ExternalMetric externalMetricJSON `json:"externalMetric"`
+		KEDA           kedaTriggerJSON    `json:"keda"`
+	}
+	externalMetricJSON struct {
+		Name     string `json:"name"`
+		Selector string `json:"selector"`
+	}
+	kedaTriggerJSON struct {
+		Type     string            `json:"type"`
+		Metadata map[string]string `json:"metadata"`
 	}
 	episodeJSON struct {
 		Kind        policies.EpisodeKind `json:"kind"`
@@ -265,7 +324,7 @@ type (
 	}
 )
 
-func optPtr(o policies.Opt[int32]) *int32 {
+func optPtr(o ground.Opt[int32]) *int32 {
 	if !o.OK {
 		return nil
 	}
@@ -279,7 +338,7 @@ func writePlanJSON(w io.Writer, plans []policies.TargetPlan, from, to time.Time,
 		t := p.Target
 		tp := targetPlanJSON{Target: t.Key().String(), Kind: t.ScaleTargetRef.Kind, Name: t.ScaleTargetRef.Name, Mode: t.Mode,
 			MinReplicas: t.MinReplicas, MaxReplicas: t.MaxReplicas, CapacityPerReplica: t.CapacityPerReplica,
-			LeadTimeSeconds: t.LeadTime.Seconds(), Episodes: []episodeJSON{}}
+			LeadTimeSeconds: t.LeadTime.Seconds(), Served: servedJSON(t), Episodes: []episodeJSON{}}
 		for _, e := range p.Episodes {
 			loc := zoneOf(e, display)
 			ej := episodeJSON{Kind: e.Kind, Windows: e.Windows, Start: e.Start.In(loc), WindowStart: e.WindowStart.In(loc),

@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/primetime-dev/primetime/policies"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies/config"
-	"github.com/primetime-dev/primetime/scaler/simulate"
+	"github.com/primetime-dev/primetime/simulate"
 )
 
 type simulateOptions struct {
@@ -30,6 +30,7 @@ type simulateOptions struct {
 	svg              string
 	svgFrom, svgTo   string
 	loadUnit         string
+	timeline         time.Duration
 
 	generate string
 	gen      simulate.GenerateOptions
@@ -57,8 +58,9 @@ Strategies (--strategy, repeatable; default all):
   oracle     perfect foresight: exactly the replicas needed, started early
              enough to be ready
 
-With --generate tv-spot|newsletter|organic-week it writes a synthetic trace
-instead: PREFIX.csv, PREFIX.windows.yaml and PREFIX.targets.yaml (--out PREFIX).`,
+With --generate tv-spot|newsletter|organic-week|demo-spot it writes a synthetic
+trace instead: PREFIX.csv, PREFIX.windows.yaml and PREFIX.targets.yaml (--out
+PREFIX).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.generate != "" {
@@ -82,8 +84,9 @@ instead: PREFIX.csv, PREFIX.windows.yaml and PREFIX.targets.yaml (--out PREFIX).
 	f.StringVar(&o.svgFrom, "svg-from", "", "start of the SVG's time axis (RFC 3339 or \"2006-01-02 15:04\" in the windows' time zone)")
 	f.StringVar(&o.svgTo, "svg-to", "", "end of the SVG's time axis")
 	f.StringVar(&o.loadUnit, "load-unit", "req/s", "unit of the trace's load, for labels")
+	f.DurationVar(&o.timeline, "timeline", 0, "also print the replicas of primetime and the reactive HPA every DURATION around each announced window, and how ready each was")
 
-	f.StringVar(&o.generate, "generate", "", "write a synthetic trace instead: tv-spot, newsletter or organic-week")
+	f.StringVar(&o.generate, "generate", "", "write a synthetic trace instead: tv-spot, newsletter, organic-week or demo-spot")
 	f.StringVar(&o.out, "out", "", "with --generate: path prefix of the files written")
 	f.Uint64Var(&o.gen.Seed, "seed", 1, "with --generate: random seed")
 	f.IntVar(&o.gen.Days, "days", 7, "with --generate: length in days")
@@ -102,7 +105,7 @@ func runGenerate(cmd *cobra.Command, o simulateOptions) error {
 		return fmt.Errorf("--generate: %w", err)
 	}
 	var csv strings.Builder
-	if err := policies.WriteSeriesCSV(&csv, policies.Series(g.Trace), 1); err != nil {
+	if err := simulate.WriteSeriesCSV(&csv, ground.Series(g.Trace), 1); err != nil {
 		return err
 	}
 	files := []struct {
@@ -151,7 +154,7 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 		flag   string
 		v      time.Duration
 		zeroOK bool
-	}{{"--startup", o.startup, true}, {"--metric-delay", o.metricDelay, true}, {"--interval", o.interval, false}, {"--hpa-sync", o.hpaSync, false}} {
+	}{{"--startup", o.startup, true}, {"--metric-delay", o.metricDelay, true}, {"--interval", o.interval, false}, {"--hpa-sync", o.hpaSync, false}, {"--timeline", o.timeline, true}} {
 		if d.v < 0 || (d.v == 0 && !d.zeroOK) {
 			return fmt.Errorf("%s must be positive, got %s", d.flag, d.v)
 		}
@@ -160,7 +163,7 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 	if err != nil {
 		return err
 	}
-	series, err := policies.ReadSeriesCSV(f, o.trace)
+	series, err := simulate.ReadSeriesCSV(f, o.trace)
 	f.Close()
 	if err != nil {
 		return err
@@ -175,7 +178,7 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 	}
 	setup := simulate.Setup{
 		Trace: simulate.Trace(series), Target: *target, Windows: all.Windows,
-		Startup: o.startup, MetricDelay: o.metricDelay, Interval: o.interval, HPASync: o.hpaSync,
+		Startup: o.startup, MetricDelay: o.metricDelay, Interval: o.interval, HPASync: o.hpaSync, RecordEvery: o.timeline,
 	}
 	rep, err := simulate.Run(cmd.Context(), setup, strategies)
 	if err != nil {
@@ -190,6 +193,11 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.timeline > 0 && o.output == "table" {
+		if err := writeTimeline(out, rep, o.loadUnit); err != nil {
+			return err
+		}
+	}
 	if o.svg != "" {
 		if err := writeSimulationSVG(rep, o, all.Windows); err != nil {
 			return fmt.Errorf("--svg: %w", err)
@@ -202,7 +210,7 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 }
 
 // pickTarget returns the target named namespace/name, or the only one.
-func pickTarget(targets []config.Target, name string) (*config.Target, error) {
+func pickTarget(targets []ground.Target, name string) (*ground.Target, error) {
 	if name == "" {
 		switch len(targets) {
 		case 0:
@@ -224,7 +232,7 @@ func pickTarget(targets []config.Target, name string) (*config.Target, error) {
 	return nil, fmt.Errorf("--target: no valid target %q in the targets files", name)
 }
 
-func writeSimulationSVG(rep *simulate.Report, o simulateOptions, windows []config.Window) error {
+func writeSimulationSVG(rep *simulate.Report, o simulateOptions, windows []ground.Window) error {
 	loc := time.UTC
 	if len(windows) > 0 && windows[0].Location != nil {
 		loc = windows[0].Location
@@ -347,4 +355,83 @@ func writeSimulationJSON(w io.Writer, rep *simulate.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// writeTimeline prints, around each announced window, the load and the
+// replicas of primetime and the reactive HPA at the timeline's
+// resolution, then how ready each was when the window started.
+func writeTimeline(w io.Writer, rep *simulate.Report, unit string) error {
+	s := rep.Setup
+	loc := time.UTC
+	if len(s.Windows) > 0 && s.Windows[0].Location != nil {
+		loc = s.Windows[0].Location
+	}
+	byStrategy := map[simulate.Strategy][]simulate.Point{}
+	for _, r := range rep.Results {
+		byStrategy[r.Strategy] = r.Points
+	}
+	pt, re := byStrategy[simulate.StrategyPrimetime], byStrategy[simulate.StrategyReactive]
+	for k, a := range rep.Windows {
+		from, to := a.Start.Add(-s.Target.LeadTime-30*time.Second), a.End.Add(2*time.Minute)
+		fmt.Fprintf(w, "\n%s at %s: a %s window; leadTime %s, pods start in %s, the load is seen %s late\n",
+			a.Name, a.Start.In(loc).Format("15:04:05"), config.FormatDuration(a.End.Sub(a.Start)),
+			config.FormatDuration(s.Target.LeadTime), config.FormatDuration(s.Startup), config.FormatDuration(s.MetricDelay))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "time\tload (%s)\twindow\tprimetime floor\tprimetime replicas (ready)\treactive HPA replicas (ready)\t\n", unit)
+		for i := range pt {
+			p := pt[i]
+			if p.T.Before(from) || p.T.After(to) {
+				continue
+			}
+			floor, reactive := "-", "-"
+			if p.Floor > 0 {
+				floor = fmt.Sprint(p.Floor)
+			}
+			if i < len(re) {
+				reactive = fmt.Sprintf("%d (%d)", re[i].Replicas, re[i].Ready)
+			}
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d (%d)\t%s\t\n", p.T.In(loc).Format("15:04:05"), p.Load, phaseAt(p.T, a, s.Target.LeadTime),
+				floor, p.Replicas, p.Ready, reactive)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, r := range rep.Readiness(k) {
+			fmt.Fprintln(w, readinessSentence(r, a, loc))
+		}
+	}
+	return nil
+}
+
+// phaseAt names where an instant is in a window's life.
+func phaseAt(t time.Time, a simulate.Announced, lead time.Duration) string {
+	switch {
+	case t.Before(a.Start.Add(-lead)):
+		return "before"
+	case t.Before(a.Start):
+		return "pre-scaling"
+	case t.Before(a.End):
+		return "ON AIR"
+	}
+	return "after"
+}
+
+// readinessSentence says in one sentence how ready a strategy was.
+func readinessSentence(r simulate.Readiness, a simulate.Announced, loc *time.Location) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: ", r.Strategy)
+	if !r.FloorFrom.IsZero() {
+		fmt.Fprintf(&b, "pre-scaling from %s (floor %d); ", r.FloorFrom.In(loc).Format("15:04:05"), r.Floor)
+	}
+	fmt.Fprintf(&b, "%d of the %d replicas the spot needs ready when it started", min(r.ReadyAtStart, r.Need), r.Need)
+	switch {
+	case r.ReadyAt.IsZero():
+		b.WriteString(", never all of them")
+	case !r.ReadyAt.After(a.Start):
+		fmt.Fprintf(&b, " (all of them %s before)", config.FormatDuration(a.Start.Sub(r.ReadyAt)))
+	default:
+		fmt.Fprintf(&b, ", all of them only %s after", config.FormatDuration(r.ReadyAt.Sub(a.Start)))
+	}
+	fmt.Fprintf(&b, "; %.0f requests unserved in the window", r.Unserved)
+	return b.String()
 }

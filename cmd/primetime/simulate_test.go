@@ -100,3 +100,29 @@ func TestSimulateBadInput(t *testing.T) {
 		})
 	}
 }
+
+// make demo's first part: the demo spot's timeline, as a person reads it.
+func TestSimulateTimeline(t *testing.T) {
+	const demo = "../../docs/traces/demo-spot"
+	code, out, errOut := runCLI(t, "simulate", "--trace", demo+".csv", "--targets", demo+".targets.yaml", "--windows", demo+".windows.yaml",
+		"--startup", "20s", "--metric-delay", "15s", "--hpa-sync", "15s", "--interval", "5s",
+		"--strategy", "primetime", "--strategy", "reactive", "--timeline", "10s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"tf1-spot at 20:42:00: a 1m window; leadTime 1m15s, pods start in 20s, the load is seen 15s late",
+		"time  load (req/s)       window  primetime floor  primetime replicas (ready)  reactive HPA replicas (ready)",
+		"20:40:40            43       before                -                       5 (5)                          5 (5)",
+		"20:40:50            42  pre-scaling               18                      10 (5)                          5 (5)",
+		"primetime: pre-scaling from 20:40:50 (floor 18); 18 of the 18 replicas the spot needs ready when it started (all of them 40s before); 0 requests unserved in the window",
+		"reactive: 5 of the 18 replicas the spot needs ready when it started, never all of them;",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the timeline has no %q:\n%s", want, out)
+		}
+	}
+	if code, _, errOut := runCLI(t, "simulate", "--trace", demo+".csv", "--targets", demo+".targets.yaml", "--timeline", "-5s"); code != 2 || !strings.Contains(errOut, "--timeline must be positive, got -5s") {
+		t.Errorf("--timeline -5s: exit %d, %q", code, errOut)
+	}
+}

@@ -1,18 +1,9 @@
-// Command demo is `make demo`: a real control plane on loopback (etcd,
-// kube-apiserver, the controller manager with the HPA controller), a
-// storefront Deployment whose pods take 20 s to start, a load generator,
-// Prometheus and primetime serve, then a TV spot announced in a windows
-// ConfigMap. A live table shows the traffic, what primetime sees and
-// wants, and the Deployment's replicas as the spot approaches and passes:
-// the replicas are ready before the traffic arrives. Ctrl-C stops it and
-// cleans everything up.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -51,74 +42,6 @@ type options struct {
 	logDir                                string
 }
 
-// runner lets the demo use the test bed outside `go test`: cleanups run
-// in reverse when the demo ends or is interrupted, a fatal error ends it.
-type runner struct {
-	mu       sync.Mutex
-	cleanups []func()
-	base     string
-	log      io.Writer
-	failed   bool
-	once     sync.Once
-}
-
-// fatal is the panic that Fatal raises; run recovers it.
-type fatal struct{ msg string }
-
-var _ testbed.T = (*runner)(nil)
-
-func (r *runner) Helper() {}
-
-func (r *runner) Cleanup(f func()) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cleanups = append(r.cleanups, f)
-}
-
-func (r *runner) TempDir() string {
-	d, err := os.MkdirTemp(r.base, "")
-	if err != nil {
-		r.Fatal(err)
-	}
-	return d
-}
-
-func (r *runner) Logf(format string, args ...any) { fmt.Fprintf(r.log, format+"\n", args...) }
-
-func (r *runner) Fatal(args ...any) { r.fail(fmt.Sprint(args...)) }
-
-func (r *runner) Fatalf(format string, args ...any) { r.fail(fmt.Sprintf(format, args...)) }
-
-// Skipf: a program the demo needs is missing; that is fatal here.
-func (r *runner) Skipf(format string, args ...any) { r.fail(fmt.Sprintf(format, args...)) }
-
-func (r *runner) Failed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.failed
-}
-
-func (r *runner) fail(msg string) {
-	r.mu.Lock()
-	r.failed = true
-	r.mu.Unlock()
-	panic(fatal{msg})
-}
-
-// cleanup runs the cleanups once, last registered first; a second caller
-// waits until they are done.
-func (r *runner) cleanup() {
-	r.once.Do(func() {
-		r.mu.Lock()
-		fs := r.cleanups
-		r.mu.Unlock()
-		for i := len(fs) - 1; i >= 0; i-- {
-			fs[i]()
-		}
-		_ = os.RemoveAll(r.base)
-	})
-}
-
 func run(o options) (code int) {
 	base, err := os.MkdirTemp("", "primetime-demo")
 	if err != nil {
@@ -140,7 +63,11 @@ func run(o options) (code int) {
 		return 1
 	}
 	defer logFile.Close()
-	r := &runner{base: base, log: logFile}
+	// The test bed outside go test: cleanups run in reverse when the demo
+	// ends or is interrupted, a fatal error ends it.
+	r := &testbed.Suite{Dir: base, Log: logFile}
+	var cleanOnce sync.Once
+	cleanup := func() { cleanOnce.Do(func() { r.Close(); _ = os.RemoveAll(base) }) }
 	// client-go's own messages (a watch cut when the API server stops)
 	// go to the log, not over the table.
 	klog.LogToStderr(false)
@@ -165,26 +92,12 @@ func run(o options) (code int) {
 			return
 		case <-time.After(3 * time.Second):
 		}
-		r.cleanup()
+		cleanup()
 		os.Exit(130)
 	}()
 	defer func() {
-		if p := recover(); p != nil {
-			f, ok := p.(fatal)
-			switch {
-			case !ok:
-				r.cleanup()
-				panic(p)
-			case ctx.Err() != nil:
-				fmt.Println("interrupted")
-				code = 130
-			default:
-				fmt.Fprintf(os.Stderr, "demo failed: %s\n(logs in %s)\n", f.msg, o.logDir)
-				code = 1
-			}
-		}
 		fmt.Println("stopping everything the demo started ...")
-		r.cleanup()
+		cleanup()
 		if left := testbed.Leftovers(); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "left behind: %v\n", left)
 			code = 1
@@ -192,7 +105,17 @@ func run(o options) (code int) {
 		fmt.Printf("done; the programs' logs are in %s\n", o.logDir)
 		close(finished)
 	}()
-	return demo(ctx, r, o)
+	err = r.Setup(func() { code = demo(ctx, r, o) })
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		fmt.Println("interrupted")
+		code = 130
+	default:
+		fmt.Fprintf(os.Stderr, "demo failed: %v\n(logs in %s)\n", err, o.logDir)
+		code = 1
+	}
+	return code
 }
 
 // cooldown is the spot's cooldown: the floor stays this long after it.
@@ -210,7 +133,7 @@ func (o options) windows(start time.Time, cooldown time.Duration) string {
 `, start.UTC().Format(time.RFC3339), config.FormatDuration(o.duration), config.FormatDuration(cooldown), o.spike)
 }
 
-func demo(ctx context.Context, r *runner, o options) int {
+func demo(ctx context.Context, r *testbed.Suite, o options) int {
 	step := func(msg string) func() {
 		start := time.Now()
 		fmt.Printf("  %-76s", msg+" ...")

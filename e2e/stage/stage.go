@@ -1,7 +1,3 @@
-// Package stage sets up what primetime's e2e scenarios and the demo run
-// on: a storefront on a real control plane (see e2e/testbed), with a load
-// generator, Prometheus, an HPA on primetime_replicas, and primetime serve
-// itself.
 package stage
 
 import (
@@ -11,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,20 +91,60 @@ func IssueServingCert(t testbed.T, ca *testbed.CA) (certPEM, keyPEM []byte) {
 	return ca.Issue(t, "primetime", "primetime.primetime.svc", "localhost", "127.0.0.1")
 }
 
-// StartPrimetime starts primetime serve against the cluster and registers
-// it as the external metrics API. extra flags are appended.
+// StartPrimetime starts primetime serve against a cluster of its own and
+// registers it as the external metrics API. extra flags are appended.
 func StartPrimetime(t testbed.T, c *testbed.Cluster, extra ...string) *Primetime {
+	t.Helper()
+	return StartPrimetimeIn(t, c, "", extra...)
+}
+
+// StartPrimetimeIn starts primetime serve for one namespace of a cluster.
+// On a shared control plane (c.Router set) it reads only that namespace's
+// ConfigMaps and HPAs, keeps its Lease and state there, and the router
+// sends it that namespace's external metrics requests; with namespace ""
+// it is the cluster's external metrics API.
+func StartPrimetimeIn(t testbed.T, c *testbed.Cluster, namespace string, extra ...string) *Primetime {
+	t.Helper()
+	return StartPrimetimeEnv(t, c, namespace, nil, extra...)
+}
+
+// StartPrimetimeEnv is StartPrimetimeIn with variables (KEY=value) added
+// to primetime's environment, such as DD_API_KEY.
+func StartPrimetimeEnv(t testbed.T, c *testbed.Cluster, namespace string, env []string, extra ...string) *Primetime {
 	t.Helper()
 	cert := newServingCert(t)
 	port := testbed.FreePort(t)
-	c.ExternalMetricsServer(t, "primetime", "primetime", port, cert.ca.CertPEM)
-	return startOne(t, c, port, cert, extra...)
+	extra = register(t, c, namespace, port, cert, extra)
+	return startOne(t, c, env, port, cert, extra...)
+}
+
+// register makes the server on port (or the Service in front of replicas)
+// the external metrics API of namespace, and returns the flags that scope
+// primetime to it.
+func register(t testbed.T, c *testbed.Cluster, namespace string, port int, cert servingCert, extra []string) []string {
+	t.Helper()
+	if c.Router == nil || namespace == "" {
+		if c.Router != nil {
+			t.Fatal("a shared control plane needs the scenario's namespace")
+		}
+		c.ExternalMetricsServer(t, "primetime", "primetime", port, cert.ca.CertPEM)
+		return extra
+	}
+	c.Router.Route(t, namespace, fmt.Sprintf("127.0.0.1:%d", port), cert.ca.CertPEM)
+	return append([]string{"--watch-namespaces=" + namespace, "--namespace=" + namespace}, extra...)
 }
 
 // StartPrimetimeReplicas starts n replicas of primetime serve electing a
 // leader, behind one Service (a proxy, as kube-proxy would be) that the
 // APIService points to. Replica i has the identity primetime-i.
 func StartPrimetimeReplicas(t testbed.T, c *testbed.Cluster, n int, extra ...string) []*Primetime {
+	t.Helper()
+	return StartPrimetimeReplicasIn(t, c, "", n, extra...)
+}
+
+// StartPrimetimeReplicasIn is StartPrimetimeReplicas for one namespace of
+// a cluster, as StartPrimetimeIn.
+func StartPrimetimeReplicasIn(t testbed.T, c *testbed.Cluster, namespace string, n int, extra ...string) []*Primetime {
 	t.Helper()
 	cert := newServingCert(t)
 	ports := make([]int, n)
@@ -117,15 +154,15 @@ func StartPrimetimeReplicas(t testbed.T, c *testbed.Cluster, n int, extra ...str
 		backends[i] = fmt.Sprintf("127.0.0.1:%d", ports[i])
 	}
 	proxy := testbed.StartServiceProxy(t, backends...)
-	c.ExternalMetricsServer(t, "primetime", "primetime", proxy.Port, cert.ca.CertPEM)
+	extra = register(t, c, namespace, proxy.Port, cert, extra)
 	out := make([]*Primetime, n)
 	for i := range out {
-		out[i] = startOne(t, c, ports[i], cert, append([]string{"--leader-elect", fmt.Sprintf("--identity=primetime-%d", i)}, extra...)...)
+		out[i] = startOne(t, c, nil, ports[i], cert, append([]string{"--leader-elect", fmt.Sprintf("--identity=primetime-%d", i)}, extra...)...)
 	}
 	return out
 }
 
-func startOne(t testbed.T, c *testbed.Cluster, port int, cert servingCert, extra ...string) *Primetime {
+func startOne(t testbed.T, c *testbed.Cluster, env []string, port int, cert servingCert, extra ...string) *Primetime {
 	t.Helper()
 	bin := Binary(t)
 	metrics := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(t))
@@ -135,7 +172,7 @@ func startOne(t testbed.T, c *testbed.Cluster, port int, cert servingCert, extra
 		"--tls-cert-file=" + cert.certFile, "--tls-private-key-file=" + cert.keyFile,
 		"--metrics-addr=" + metrics, "--namespace=primetime", "--log-level=info",
 	}, extra...)
-	p := testbed.Start(t, bin, args...)
+	p := testbed.StartEnv(t, env, bin, args...)
 	testbed.WaitHTTP(t, "http://"+metrics+"/healthz", 60*time.Second, p)
 	return &Primetime{Process: p, SecurePort: port, MetricsAddr: metrics, CertFile: cert.certFile, KeyFile: cert.keyFile, CA: cert.ca}
 }
@@ -179,9 +216,16 @@ func ConfigMap(namespace, name, label, key, text string) *corev1.ConfigMap {
 	}
 }
 
-// ExternalValue reads one external metric through the aggregator.
+// ExternalValue reads one external metric of a target through the
+// aggregator.
 func ExternalValue(ctx context.Context, c *testbed.Cluster, namespace, metric, target string) (string, error) {
-	body, err := c.Raw(ctx, fmt.Sprintf("/apis/external.metrics.k8s.io/v1beta1/namespaces/%s/%s?labelSelector=target%%3D%s", namespace, metric, target))
+	return ExternalValueSelected(ctx, c, namespace, metric, "target="+target)
+}
+
+// ExternalValueSelected reads the one value of an external metric that
+// selector (a label selector) picks, through the aggregator.
+func ExternalValueSelected(ctx context.Context, c *testbed.Cluster, namespace, metric, selector string) (string, error) {
+	body, err := c.Raw(ctx, fmt.Sprintf("/apis/external.metrics.k8s.io/v1beta1/namespaces/%s/%s?labelSelector=%s", namespace, metric, url.QueryEscape(selector)))
 	if err != nil {
 		var status apierrors.APIStatus
 		if errors.As(err, &status) && status.Status().Message != "" {
@@ -207,7 +251,9 @@ func ExternalValue(ctx context.Context, c *testbed.Cluster, namespace, metric, t
 // the fake kubelet starts on loopback addresses, a load generator serving
 // their traffic, Prometheus scraping it, and an HPA on primetime_replicas.
 type Stage struct {
-	C    *testbed.Cluster
+	C *testbed.Cluster
+	// NS is the storefront's namespace.
+	NS   string
 	Gen  *loadgen.Generator
 	Prom *testbed.Prometheus
 }
@@ -219,22 +265,35 @@ type Options struct {
 	// Startup is the pods' start-up delay (created to ready).
 	Startup time.Duration
 	// HPASync is the HPA controller's sync period; 5 s unless set (the
-	// Kubernetes default is 15 s).
+	// Kubernetes default is 15 s). Only for a control plane of the stage's
+	// own.
 	HPASync time.Duration
+	// Cluster is a control plane shared with other scenarios (with its
+	// metrics router); nil starts one for the stage alone.
+	Cluster *testbed.Cluster
+	// Namespace is the storefront's namespace; storefront by default.
+	Namespace string
 }
 
-// New starts the control plane (with the HPA controller), the load
-// generator, the kubelet playing the namespace storefront and Prometheus.
+// New starts the control plane (with the HPA controller) unless one is
+// shared, the load generator, the kubelet playing the storefront's
+// namespace and Prometheus.
 func New(t testbed.T, ctx context.Context, o Options) *Stage {
 	t.Helper()
 	if o.HPASync == 0 {
 		o.HPASync = 5 * time.Second
 	}
-	c := testbed.StartCluster(t, testbed.ClusterOptions{ControllerManager: true, HPASyncPeriod: o.HPASync})
-	c.Namespace(t, "storefront", nil)
+	if o.Namespace == "" {
+		o.Namespace = "storefront"
+	}
+	c := o.Cluster
+	if c == nil {
+		c = testbed.StartCluster(t, testbed.ClusterOptions{ControllerManager: true, HPASyncPeriod: o.HPASync})
+	}
+	c.Namespace(t, o.Namespace, nil)
 	gen := loadgen.New(testbed.FreePort(t), o.Rate)
 	t.Cleanup(gen.Close)
-	c.StartKubelet(ctx, "storefront", o.Startup, func(ip string) {
+	c.StartKubelet(ctx, o.Namespace, o.Startup, func(ip string) {
 		if err := gen.AddPod(ip); err != nil {
 			t.Logf("load generator: %v", err)
 		}
@@ -244,16 +303,51 @@ func New(t testbed.T, ctx context.Context, o Options) *Stage {
 		t.Fatal(err)
 	}
 	prom := testbed.StartPrometheus(t, testbed.PrometheusOptions{Targets: []string{agg}})
-	return &Stage{C: c, Gen: gen, Prom: prom}
+	return &Stage{C: c, NS: o.Namespace, Gen: gen, Prom: prom}
+}
+
+// Bare is a stage with no traffic on a shared control plane: its
+// namespace only, for scenarios about what primetime writes (windows
+// given in replicas need no load). Its pods stay Pending.
+func Bare(t testbed.T, c *testbed.Cluster, namespace string) *Stage {
+	t.Helper()
+	c.Namespace(t, namespace, nil)
+	return &Stage{C: c, NS: namespace}
+}
+
+// StartPrimetime starts primetime serve for the stage's namespace.
+func (s *Stage) StartPrimetime(t testbed.T, extra ...string) *Primetime {
+	t.Helper()
+	return StartPrimetimeIn(t, s.C, s.namespaceIfShared(), extra...)
+}
+
+// StartPrimetimeReplicas starts n replicas for the stage's namespace.
+func (s *Stage) StartPrimetimeReplicas(t testbed.T, n int, extra ...string) []*Primetime {
+	t.Helper()
+	return StartPrimetimeReplicasIn(t, s.C, s.namespaceIfShared(), n, extra...)
+}
+
+func (s *Stage) namespaceIfShared() string {
+	if s.C.Router == nil {
+		return ""
+	}
+	return s.NS
+}
+
+// Value reads one external metric of the web target through the
+// aggregator.
+func (s *Stage) Value(ctx context.Context, metric string) (string, error) {
+	return ExternalValue(ctx, s.C, s.NS, metric, "web")
 }
 
 // Deploy creates the web Deployment and its HPA on primetime_replicas, with
-// a behaviour that lets the HPA follow primetime at once.
+// a behaviour that lets the HPA follow primetime at once; with maxReplicas
+// 0, no HPA.
 func (s *Stage) Deploy(t testbed.T, ctx context.Context, replicas, minReplicas, maxReplicas int32) {
 	t.Helper()
 	labels := map[string]string{"app": "web"}
 	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "storefront"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: s.NS},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
@@ -262,13 +356,16 @@ func (s *Stage) Deploy(t testbed.T, ctx context.Context, replicas, minReplicas, 
 			},
 		},
 	}
-	if _, err := s.C.Client.AppsV1().Deployments("storefront").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+	if _, err := s.C.Client.AppsV1().Deployments(s.NS).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	if maxReplicas == 0 {
+		return // no HPA: scale mode writes the Deployment's /scale itself
 	}
 	zero, period := int32(0), int32(5)
 	one, noTolerance := resource.MustParse("1"), resource.MustParse("0")
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "storefront"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: s.NS},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
 			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
 			MinReplicas:    &minReplicas, MaxReplicas: maxReplicas,
@@ -287,7 +384,7 @@ func (s *Stage) Deploy(t testbed.T, ctx context.Context, replicas, minReplicas, 
 			},
 		},
 	}
-	if _, err := s.C.Client.AutoscalingV2().HorizontalPodAutoscalers("storefront").Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
+	if _, err := s.C.Client.AutoscalingV2().HorizontalPodAutoscalers(s.NS).Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -296,12 +393,12 @@ func (s *Stage) Deploy(t testbed.T, ctx context.Context, replicas, minReplicas, 
 // a windows ConfigMap tv-spots.
 func (s *Stage) Configure(t testbed.T, ctx context.Context, targets, windows string) {
 	t.Helper()
-	cms := s.C.Client.CoreV1().ConfigMaps("storefront")
-	if _, err := cms.Create(ctx, ConfigMap("storefront", "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
+	cms := s.C.Client.CoreV1().ConfigMaps(s.NS)
+	if _, err := cms.Create(ctx, ConfigMap(s.NS, "primetime-targets", config.LabelTargets, "targets.yaml", targets), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if windows != "" {
-		if _, err := cms.Create(ctx, ConfigMap("storefront", "tv-spots", config.LabelWindows, "spots.yaml", windows), metav1.CreateOptions{}); err != nil {
+		if _, err := cms.Create(ctx, ConfigMap(s.NS, "tv-spots", config.LabelWindows, "spots.yaml", windows), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -324,7 +421,7 @@ func WebTarget(leadTime, mode string) string {
 
 // Replicas returns the web Deployment's desired and ready replicas.
 func (s *Stage) Replicas(ctx context.Context) (spec, ready int32) {
-	d, err := s.C.Client.AppsV1().Deployments("storefront").Get(ctx, "web", metav1.GetOptions{})
+	d, err := s.C.Client.AppsV1().Deployments(s.NS).Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		return 0, 0
 	}
@@ -337,7 +434,7 @@ func (s *Stage) Settle(t testbed.T, ctx context.Context, want int32) {
 	t.Helper()
 	var since time.Time
 	testbed.Eventually(t, 3*time.Minute, time.Second, func() (bool, string) {
-		v, err := ExternalValue(ctx, s.C, "storefront", "primetime_replicas", "web")
+		v, err := s.Value(ctx, "primetime_replicas")
 		spec, ready := s.Replicas(ctx)
 		if err != nil || v != fmt.Sprint(want) || spec != want || ready != want {
 			since = time.Time{}
@@ -355,7 +452,7 @@ func (s *Stage) Settle(t testbed.T, ctx context.Context, want int32) {
 // reaching a floor is a ramp.
 func (s *Stage) PaceScaleUp(t testbed.T, ctx context.Context, pods, periodSeconds int32) {
 	t.Helper()
-	hpas := s.C.Client.AutoscalingV2().HorizontalPodAutoscalers("storefront")
+	hpas := s.C.Client.AutoscalingV2().HorizontalPodAutoscalers(s.NS)
 	h, err := hpas.Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,23 @@ func (ca *CA) Issue(t T, cn string, hosts ...string) (certPEM, keyPEM []byte) {
 	return ca.issue(t, pkix.Name{CommonName: cn}, hosts)
 }
 
+// IssuePeer makes a certificate for both ends of a mutual TLS link (a
+// server for hosts that is also a client), as KEDA's operator and metrics
+// server share one.
+func (ca *CA) IssuePeer(t T, cn string, hosts ...string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	return ca.issueUsage(t, pkix.Name{CommonName: cn}, hosts, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+}
+
 func (ca *CA) issue(t T, subject pkix.Name, hosts []string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	if len(hosts) > 0 {
+		return ca.issueUsage(t, subject, hosts, x509.ExtKeyUsageServerAuth)
+	}
+	return ca.issueUsage(t, subject, nil, x509.ExtKeyUsageClientAuth)
+}
+
+func (ca *CA) issueUsage(t T, subject pkix.Name, hosts []string, usage ...x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -65,10 +81,9 @@ func (ca *CA) issue(t T, subject pkix.Name, hosts []string) (certPEM, keyPEM []b
 		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: subject,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		ExtKeyUsage: usage,
 	}
 	if len(hosts) > 0 {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 		for _, h := range hosts {
 			if ip := net.ParseIP(h); ip != nil {
 				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)

@@ -3,6 +3,7 @@ package testbed
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -34,6 +35,13 @@ type Cluster struct {
 	Bin        string
 
 	Etcd, APIServer, ControllerManager *Process
+	// FrontProxy is the aggregator's client certificate (CN
+	// front-proxy-client): a server that forwards the aggregator's
+	// requests presents it, so that the user they carry is believed.
+	FrontProxy tls.Certificate
+	// Router, when set, is the external metrics API shared by the
+	// scenarios on this control plane (see StartMetricsRouter).
+	Router *MetricsRouter
 }
 
 // ClusterOptions configures StartCluster.
@@ -70,6 +78,11 @@ func StartCluster(t T, o ClusterOptions) *Cluster {
 	saKeyFile, saPubFile := WriteFile(t, dir, "sa.key", saKey), WriteFile(t, dir, "sa.pub", saPub)
 	fpCA := NewCA(t, "front-proxy-ca")
 	fpCert, fpKey := fpCA.Issue(t, "front-proxy-client")
+	fpPair, err := tls.X509KeyPair(fpCert, fpKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.FrontProxy = fpPair
 
 	port := FreePort(t)
 	c.URL = fmt.Sprintf("https://127.0.0.1:%d", port)

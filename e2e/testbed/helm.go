@@ -25,6 +25,14 @@ func KubeBinaries(t T) string {
 	return cachedTool(t, filepath.Join("e2e", "kube", "build.sh"), "the Kubernetes commands")
 }
 
+// KEDA returns the directory holding KEDA's operator (keda), its metrics
+// server (keda-adapter) and its CRDs (crd/), built once by
+// e2e/keda/build.sh.
+func KEDA(t T) string {
+	t.Helper()
+	return cachedTool(t, filepath.Join("e2e", "keda", "build.sh"), "KEDA's operator and metrics server")
+}
+
 // cachedTool runs a build script of the repository (a path from its root)
 // that prints, as its last line, where the tool it builds once and caches
 // is. Without RequireEnv or BuildEnv a tool not built yet skips the test

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +19,7 @@ import (
 
 // Kubelet plays the kubelet through the API for the pods of one
 // namespace (there is no scheduler nor kubelet here): it gives each new
-// pod its own loopback address 127.0.1.N and marks it Running, then Ready
+// pod its own loopback address 127.0.K.N (K for this kubelet) and marks it Running, then Ready
 // after StartupDelay, so that ready capacity is real and measurable.
 type Kubelet struct {
 	c            *Cluster
@@ -27,15 +30,25 @@ type Kubelet struct {
 	// goes away: the load generator serves those addresses.
 	onReady, onStop func(ip string)
 
+	// prefix is this kubelet's own /24 of loopback addresses, so that
+	// scenarios sharing a control plane never share a pod address.
+	prefix string
+
 	mu   sync.Mutex
 	ips  map[types.UID]string
 	free []int
 	next int
 }
 
+// kubelets counts the kubelets started by this process: the n-th gives
+// its pods the addresses 127.0.n.1 to 127.0.n.254.
+var kubelets atomic.Int32
+
 // StartKubelet starts playing the kubelet for namespace until ctx ends.
 func (c *Cluster) StartKubelet(ctx context.Context, namespace string, startupDelay time.Duration, onReady, onStop func(ip string)) *Kubelet {
-	k := &Kubelet{c: c, namespace: namespace, startupDelay: startupDelay, onReady: onReady, onStop: onStop, ips: map[types.UID]string{}, next: 1}
+	n := kubelets.Add(1)
+	k := &Kubelet{c: c, namespace: namespace, startupDelay: startupDelay, onReady: onReady, onStop: onStop, ips: map[types.UID]string{}, next: 1,
+		prefix: fmt.Sprintf("127.%d.%d.", n/255, n%255)}
 	factory := informers.NewSharedInformerFactoryWithOptions(c.Client, time.Minute, informers.WithNamespace(namespace))
 	inf := factory.Core().V1().Pods().Informer()
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -70,7 +83,7 @@ func (k *Kubelet) allocate(uid types.UID) string {
 		n = k.next
 		k.next++
 	}
-	ip := fmt.Sprintf("127.0.1.%d", n)
+	ip := k.prefix + strconv.Itoa(n)
 	k.ips[uid] = ip
 	return ip
 }
@@ -80,8 +93,7 @@ func (k *Kubelet) release(uid types.UID) {
 	ip, ok := k.ips[uid]
 	if ok {
 		delete(k.ips, uid)
-		var n int
-		fmt.Sscanf(ip, "127.0.1.%d", &n)
+		n, _ := strconv.Atoi(strings.TrimPrefix(ip, k.prefix))
 		k.free = append(k.free, n)
 	}
 	k.mu.Unlock()

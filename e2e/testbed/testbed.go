@@ -1,17 +1,17 @@
-// Package testbed starts the real programs primetime's integration and e2e
-// tests run against (Prometheus, etcd, kube-apiserver, ...) on loopback, in
-// temporary directories, and makes sure none of them outlives its test.
 package testbed
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,15 +49,35 @@ func LookPath(t T, name string) string {
 	return p
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+// handedOut holds the ports FreePort returned: scenarios run side by side,
+// and a program restarted on its port (Prometheus after an outage) must
+// not find it taken by another scenario's.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call,
+// never one it returned before in this process.
 func FreePort(t T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
+	}
 }
 
 // Process is a program started by a test, in its own process group.
@@ -96,7 +116,17 @@ func (l *Buffer) String() string {
 // Start runs a program; it is killed (with its children) when the test ends.
 func Start(t T, name string, args ...string) *Process {
 	t.Helper()
+	return StartEnv(t, nil, name, args...)
+}
+
+// StartEnv is Start with variables (KEY=value) added to the program's
+// environment.
+func StartEnv(t T, env []string, name string, args ...string) *Process {
+	t.Helper()
 	cmd := exec.Command(name, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out := &Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -128,6 +158,24 @@ func (p *Process) Kill() {
 		case <-time.After(10 * time.Second):
 		}
 	})
+}
+
+// Terminate sends SIGTERM, as the kubelet does to a pod being deleted, and
+// waits up to grace for the process to exit; false if it did not.
+func (p *Process) Terminate(grace time.Duration) bool {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(grace):
+		return false
+	}
+}
+
+// ExitCode returns the process's exit code once it has exited.
+func (p *Process) ExitCode() int {
+	<-p.done
+	return p.cmd.ProcessState.ExitCode()
 }
 
 // Exited reports whether the process has ended.
@@ -189,6 +237,23 @@ func Eventually(t T, timeout, interval time.Duration, cond func() (bool, string)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("not within %s: %s", timeout, msg)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// Consistently fails t as soon as cond is false, polling every interval
+// for duration: what must hold throughout (no second Event, a value kept
+// while something else changes).
+func Consistently(t T, duration, interval time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(duration)
+	for {
+		if ok, msg := cond(); !ok {
+			t.Fatalf("within %s: %s", duration, msg)
+		}
+		if time.Now().After(deadline) {
+			return
 		}
 		time.Sleep(interval)
 	}
@@ -273,4 +338,28 @@ scrape_configs:
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	WaitHTTP(t, url+"/-/ready", 60*time.Second, p)
 	return &Prometheus{Process: p, URL: url, bin: bin, args: args}
+}
+
+// Query runs an instant query and returns its single value.
+func (p *Prometheus) Query(expr string) (float64, error) {
+	resp, err := http.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Result []struct {
+				Value []any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, err
+	}
+	if len(body.Data.Result) != 1 || len(body.Data.Result[0].Value) != 2 {
+		return 0, fmt.Errorf("%q: %d series", expr, len(body.Data.Result))
+	}
+	s, _ := body.Data.Result[0].Value[1].(string)
+	return strconv.ParseFloat(s, 64)
 }

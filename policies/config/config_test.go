@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/primetime-dev/primetime/ground"
 )
 
 func mustRead(t *testing.T, path string) []byte {
@@ -31,13 +33,13 @@ func TestParseSpecExamples(t *testing.T) {
 		t.Fatalf("got %d targets, want 1", len(targets.Targets))
 	}
 	web := targets.Targets[0]
-	want := Target{
+	want := ground.Target{
 		Name: "web", Namespace: "storefront",
-		ScaleTargetRef:     ScaleTargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
-		Load:               LoadSpec{Prometheus: `sum(rate(http_requests_total{app="web"}[1m]))`},
+		ScaleTargetRef:     ground.ScaleTargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+		Load:               ground.LoadSpec{Prometheus: `sum(rate(http_requests_total{app="web"}[1m]))`},
 		CapacityPerReplica: 50, MinReplicas: 2, MaxReplicas: 300, LeadTime: 8 * time.Minute,
-		Mode: ModeMetric, Forecast: &ForecastSpec{Seasonality: 168 * time.Hour, Lookback: 4},
-		Clusters: []string{"eu"}, Origin: Origin{File: "targets.yaml", Line: 2},
+		Mode: ground.ModeMetric, Forecast: &ground.ForecastSpec{Seasonality: 168 * time.Hour, Lookback: 4},
+		Clusters: []string{"eu"}, Behavior: ground.DefaultBehavior, Origin: ground.Origin{File: "targets.yaml", Line: 2},
 	}
 	gotForecast, wantForecast := *web.Forecast, *want.Forecast
 	web.Forecast, want.Forecast = nil, nil
@@ -58,18 +60,18 @@ func TestParseSpecExamples(t *testing.T) {
 	if !spot.Start.Equal(time.Date(2026, 11, 25, 20, 45, 0, 0, paris)) || spot.Duration != 15*time.Minute {
 		t.Errorf("spot starts %s for %s, want 2026-11-25 20:45 CET for 15m", spot.Start, spot.Duration)
 	}
-	if spot.Demand != (Demand{Kind: DemandMultiplier, Value: 5}) || spot.Cooldown != DefaultCooldown {
+	if spot.Demand != (ground.Demand{Kind: ground.DemandMultiplier, Value: 5}) || spot.Cooldown != DefaultCooldown {
 		t.Errorf("spot demand %v cooldown %s", spot.Demand, spot.Cooldown)
 	}
-	if !spot.Selects(TargetKey{"storefront", "web"}) || spot.Selects(TargetKey{"storefront", "cart"}) {
+	if !spot.Selects(ground.TargetKey{Namespace: "storefront", Name: "web"}) || spot.Selects(ground.TargetKey{Namespace: "storefront", Name: "cart"}) {
 		t.Errorf("spot selectors %v", spot.Targets)
 	}
 	news := windows.Windows[1]
-	if news.Cron == nil || news.Cron.Spec != "0 10 * * SUN" || !news.Selects(TargetKey{"storefront", "cart"}) {
+	if news.Cron == nil || news.Cron.Spec != "0 10 * * SUN" || !news.Selects(ground.TargetKey{Namespace: "storefront", Name: "cart"}) {
 		t.Errorf("newsletter: %+v", news)
 	}
 	quiet := windows.Windows[2]
-	if !quiet.Quiet || quiet.Demand != (Demand{Kind: DemandReplicas, Value: 0}) || quiet.Location.String() != "Europe/Paris" {
+	if !quiet.Quiet || quiet.Demand != (ground.Demand{Kind: ground.DemandReplicas, Value: 0}) || quiet.Location.String() != "Europe/Paris" {
 		t.Errorf("staging-nights: %+v", quiet)
 	}
 }
@@ -268,6 +270,7 @@ func TestBadTargets(t *testing.T) {
 		{"prometheus empty", replace("'sum(rate(x[1m]))'", "''"), "load.prometheus", "is empty"},
 		{"datadog two queries", replace("{prometheus: 'sum(rate(x[1m]))'}", "{datadog: 'avg:a{*},avg:b{*}'}"), "load.datadog", "several queries"},
 		{"datadog not a query", replace("{prometheus: 'sum(rate(x[1m]))'}", "{datadog: 'requests'}"), "load.datadog", "not a Datadog metrics query"},
+		{"datadog grouped", replace("{prometheus: 'sum(rate(x[1m]))'}", "{datadog: 'avg:x{*} by {pod_name}'}"), "load.datadog", `"avg:x{*} by {pod_name}" is grouped by {pod_name}: primetime needs one number per target; drop " by {pod_name}" to aggregate over all of them (sum: for a total, avg: for a mean)`},
 		{"scrape without selector", replace("{prometheus: 'sum(rate(x[1m]))'}", "{scrape: {port: 9090, counter: c_total}}"), "load.scrape.selector", "is missing"},
 		{"scrape bad selector", replace("{prometheus: 'sum(rate(x[1m]))'}", "{scrape: {selector: 'app==(', port: 9090, counter: c_total}}"), "load.scrape.selector", "not a label selector"},
 		{"scrape port out of range", replace("{prometheus: 'sum(rate(x[1m]))'}", "{scrape: {selector: app=web, port: 70000, counter: c_total}}"), "load.scrape.port", "between 1 and 65535"},
@@ -336,7 +339,7 @@ func TestBadDocuments(t *testing.T) {
 		{"neither", "foo: bar\n", "expected a `targets:` or `windows:` list"},
 		{"a list at the top", "- a\n- b\n", "expected a `targets:` or `windows:` list"},
 		{"other kind", "apiVersion: apps/v1\nkind: Deployment\n", "not primetime configuration"},
-		{"bad top-level zone", "timezone: Europe/Pariss\nwindows:\n  - name: w\n    start: \"2026-11-25 20:45\"\n    duration: 15m\n    expect: 5x\n    targets: [a/b]\n", `window "w": timezone: the file's timezone unknown time zone`},
+		{"bad top-level zone", "timezone: Europe/Pariss\nwindows:\n  - name: w\n    start: \"2026-11-25 20:45\"\n    duration: 15m\n    expect: 5x\n    targets: [a/b]\n", `x.yaml:1: timezone: unknown time zone "Europe/Pariss"; use an IANA name such as Europe/Paris, America/New_York or UTC; the window without a timezone of its own is rejected until this is fixed`},
 		{"windows not a list", "windows: {name: w}\n", "windows: must be a list"},
 		{"unknown top-level key", "timezon: UTC\nwindows: []\n", `did you mean "timezone"`},
 	}
@@ -345,6 +348,79 @@ func TestBadDocuments(t *testing.T) {
 			res := ParseFile("x.yaml", []byte(tc.doc))
 			if !strings.Contains(res.Problems.Error(), tc.words) {
 				t.Fatalf("want a problem saying %q, got:\n%s", tc.words, res.Problems.Error())
+			}
+		})
+	}
+}
+
+func TestResolveConflicts(t *testing.T) {
+	parse := func(file, text string) []ground.Target {
+		t.Helper()
+		res := ParseFile(file, []byte(text))
+		if errs := res.Problems.Errors(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return res.Targets
+	}
+	a := parse("a.yaml", `targets:
+  - {name: web, namespace: shop, scaleTargetRef: {kind: Deployment, name: web}, load: {prometheus: up}, capacityPerReplica: 5, maxReplicas: 9, mode: hpa-floor}
+  - {name: api, namespace: shop, scaleTargetRef: {kind: Deployment, name: api}, load: {prometheus: up}, capacityPerReplica: 5, maxReplicas: 9}
+`)
+	b := parse("b.yaml", `targets:
+  - {name: web-scale, namespace: shop, scaleTargetRef: {kind: Deployment, name: web}, load: {prometheus: up}, capacityPerReplica: 5, maxReplicas: 9, mode: scale}
+  - {name: web-metric, namespace: shop, scaleTargetRef: {kind: Deployment, name: web}, load: {prometheus: up}, capacityPerReplica: 5, maxReplicas: 9}
+  - {name: api, namespace: shop, scaleTargetRef: {kind: Deployment, name: api}, load: {prometheus: up}, capacityPerReplica: 5, maxReplicas: 9}
+`)
+	kept, conflicts := ResolveConflicts(append(a, b...))
+	var problems Problems
+	for _, c := range conflicts {
+		problems = append(problems, c.Problem)
+	}
+	var names []string
+	for _, k := range kept {
+		names = append(names, k.Name)
+	}
+	if got := strings.Join(names, ","); got != "web,api,web-metric" {
+		t.Errorf("kept %s, want web,api,web-metric (a metric target does not write)", got)
+	}
+	want := []string{
+		`b.yaml:2: target "web-scale": scaleTargetRef: Deployment shop/web is already driven by hpa-floor target shop/web (a.yaml:2); one workload takes one hpa-floor or scale target`,
+		`b.yaml:4: target "api": name: target shop/api is already defined in a.yaml:3`,
+	}
+	if got := problems.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestDatadogQueryChecks (issue #16): what lint says of Datadog queries,
+// word for word. Grouped queries are refused (primetime needs one number
+// per target) with the clause to drop; a query without an aggregator is
+// valid.
+func TestDatadogQueryChecks(t *testing.T) {
+	cases := []struct {
+		name, query, err string
+	}{
+		{"aggregated", "sum:trace.http.request.hits{service:web}.as_rate()", ""},
+		{"without an aggregator", "system.cpu.idle{*}", ""},
+		{"a tag named like by", "avg:x{nearby:yes,by:team}", ""},
+		{"grouped", "avg:x{*} by {pod_name}",
+			`"avg:x{*} by {pod_name}" is grouped by {pod_name}: primetime needs one number per target; drop " by {pod_name}" to aggregate over all of them (sum: for a total, avg: for a mean)`},
+		{"grouped by two tags, then a function", "sum:trace.http.request.hits{env:prod} by {service,host}.as_count()",
+			`"sum:trace.http.request.hits{env:prod} by {service,host}.as_count()" is grouped by {service,host}: primetime needs one number per target; drop " by {service,host}" to aggregate over all of them (sum: for a total, avg: for a mean)`},
+		{"grouped inside a function", "top(avg:x{*} by {host}, 10, 'mean', 'desc')",
+			`"top(avg:x{*} by {host}, 10, 'mean', 'desc')" is grouped by {host}: primetime needs one number per target; drop " by {host}" to aggregate over all of them (sum: for a total, avg: for a mean)`},
+		{"two queries", "avg:a{*},avg:b{*}", `"avg:a{*},avg:b{*}" holds several queries; give one query per target`},
+		{"no scope", "requests", `"requests" is not a Datadog metrics query; write it like sum:trace.http.request.hits{service:web}.as_rate()`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkDatadogQuery(tc.query)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.err {
+				t.Errorf("checkDatadogQuery(%q) = %q, want %q", tc.query, got, tc.err)
 			}
 		})
 	}

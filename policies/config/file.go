@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/primetime-dev/primetime/ground"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -30,12 +31,15 @@ type EntryRef struct {
 // entries that were rejected (so that a caller can keep their last good
 // version in force).
 type Result struct {
-	Targets  []Target
-	Windows  []Window
+	Targets  []ground.Target
+	Windows  []ground.Window
 	Problems Problems
 	Rejected []EntryRef
 	// Documents counts the targets and windows documents read.
 	Documents int
+	// ScaledObjects are the KEDA ScaledObjects with primetime triggers
+	// found in files (lint checks them; the daemon reads none).
+	ScaledObjects []ScaledObject
 }
 
 // Merge appends other's entries and problems to r.
@@ -45,6 +49,7 @@ func (r *Result) Merge(other *Result) {
 	r.Problems = append(r.Problems, other.Problems...)
 	r.Rejected = append(r.Rejected, other.Rejected...)
 	r.Documents += other.Documents
+	r.ScaledObjects = append(r.ScaledObjects, other.ScaledObjects...)
 }
 
 // docContext says where a document came from and how its lines map to the
@@ -58,17 +63,18 @@ type docContext struct {
 	// windowNames and targetNames hold the names already defined in the
 	// scope where names must be unique, with their lines.
 	windowNames map[string]int
-	targetNames map[TargetKey]int
+	targetNames map[ground.TargetKey]int
 }
 
 func identity(l int) int { return l }
 
 // ParseFile reads a file holding targets or windows documents, ConfigMap
 // manifests holding them under keys ending in .yaml, or a List of such
-// ConfigMaps. Multi-document YAML is accepted.
+// ConfigMaps; KEDA ScaledObjects in it are read for their primetime
+// triggers. Multi-document YAML is accepted.
 func ParseFile(name string, data []byte) *Result {
 	res := &Result{}
-	ctx := &docContext{file: name, lineOf: identity, windowNames: map[string]int{}, targetNames: map[TargetKey]int{}}
+	ctx := &docContext{file: name, lineOf: identity, windowNames: map[string]int{}, targetNames: map[ground.TargetKey]int{}}
 	docs, err := decodeDocuments(data)
 	for _, doc := range docs {
 		parseNode(res, ctx, doc, true)
@@ -85,7 +91,7 @@ func ParseFile(name string, data []byte) *Result {
 // lines counted within the key's value. Targets default to namespace.
 func ParseConfigMapData(namespace, name string, data map[string]string) *Result {
 	res := &Result{}
-	windowNames, targetNames := map[string]int{}, map[TargetKey]int{}
+	windowNames, targetNames := map[string]int{}, map[ground.TargetKey]int{}
 	for _, key := range sortedKeys(data) {
 		if !strings.HasSuffix(key, ".yaml") {
 			continue
@@ -216,6 +222,9 @@ func parseManifest(res *Result, ctx *docContext, n *yaml.Node, keys map[string]*
 		}
 		return
 	case "ConfigMap":
+	case "ScaledObject":
+		parseScaledObject(res, ctx, n, keys)
+		return
 	default:
 		res.Problems = append(res.Problems, Problem{File: ctx.file, Line: ctx.lineOf(keys["kind"].Line),
 			Reason: fmt.Sprintf("a %s is not primetime configuration; expected a ConfigMap", kind)})

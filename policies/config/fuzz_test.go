@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/primetime-dev/primetime/ground"
 )
 
 // seedFiles adds every YAML file under testdata as a seed.
@@ -36,7 +38,7 @@ func checkResult(t *testing.T, res *Result) {
 		if w.Name == "" || w.Location == nil || w.Duration <= 0 || len(w.Targets) == 0 || (w.Cron == nil) == w.Start.IsZero() || w.Demand.Kind == 0 {
 			t.Fatalf("accepted an incomplete window: %+v", w)
 		}
-		if w.Quiet && w.Demand.Kind != DemandReplicas {
+		if w.Quiet && w.Demand.Kind != ground.DemandReplicas {
 			t.Fatalf("accepted a quiet window without replicas: %+v", w)
 		}
 	}

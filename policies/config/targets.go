@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/primetime-dev/primetime/ground"
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -31,6 +32,17 @@ type targetRaw struct {
 	Mode               field `yaml:"mode"`
 	Forecast           field `yaml:"forecast"`
 	Clusters           field `yaml:"clusters"`
+	DryRun             field `yaml:"dryRun"`
+	Behavior           field `yaml:"behavior"`
+}
+
+type behaviorRaw struct {
+	Tolerance field `yaml:"tolerance"`
+	ScaleDown field `yaml:"scaleDown"`
+}
+
+type scaleDownRaw struct {
+	StabilizationWindowSeconds field `yaml:"stabilizationWindowSeconds"`
 }
 
 type scaleTargetRefRaw struct {
@@ -100,8 +112,9 @@ func parseTargetsDoc(res *Result, ctx *docContext, n *yaml.Node) {
 	}
 }
 
-func validateTarget(r *entryReporter, ctx *docContext, item field) (Target, bool) {
-	t := Target{Origin: Origin{File: ctx.file, Line: r.lineOf(item.line())}, Mode: ModeMetric, MinReplicas: 1, LeadTime: DefaultLeadTime}
+func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Target, bool) {
+	t := ground.Target{Origin: ground.Origin{File: ctx.file, Line: r.lineOf(item.line())}, Mode: ground.ModeMetric, MinReplicas: 1, LeadTime: DefaultLeadTime,
+		Behavior: ground.DefaultBehavior}
 	var raw targetRaw
 	if !item.mapping(r, "", &raw) && raw == (targetRaw{}) {
 		return t, false
@@ -159,9 +172,9 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (Target, bool
 	}
 	if raw.Mode.set() {
 		if m, ok := raw.Mode.text(r, "mode"); ok {
-			switch Mode(m) {
-			case ModeMetric, ModeHPAFloor, ModeScale:
-				t.Mode = Mode(m)
+			switch ground.Mode(m) {
+			case ground.ModeMetric, ground.ModeHPAFloor, ground.ModeScale:
+				t.Mode = ground.Mode(m)
 			default:
 				r.add(raw.Mode.line(), "mode", "must be metric, hpa-floor or scale, got %q", m)
 			}
@@ -169,6 +182,15 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (Target, bool
 	}
 	if raw.Forecast.set() {
 		t.Forecast = validateForecast(r, raw.Forecast)
+	}
+	if raw.DryRun.set() {
+		t.DryRun, _ = raw.DryRun.boolean(r, "dryRun")
+	}
+	if raw.Behavior.set() {
+		if t.Mode != ground.ModeScale {
+			r.add(raw.Behavior.line(), "behavior", "paces mode scale only; in mode %s set it on the HPA", t.Mode)
+		}
+		t.Behavior = validateBehavior(r, raw.Behavior)
 	}
 	if raw.Clusters.set() {
 		if items, ok := raw.Clusters.list(r, "clusters"); ok {
@@ -180,6 +202,35 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (Target, bool
 		}
 	}
 	return t, true
+}
+
+// MaxStabilization bounds scaleDown.stabilizationWindowSeconds, as the
+// HPA does (one hour).
+const MaxStabilization = time.Hour
+
+func validateBehavior(r *entryReporter, f field) ground.Behavior {
+	b := ground.DefaultBehavior
+	var raw behaviorRaw
+	if !f.mapping(r, "behavior", &raw) && raw == (behaviorRaw{}) {
+		return b
+	}
+	if raw.Tolerance.set() {
+		if v, ok := raw.Tolerance.number(r, "behavior.tolerance"); ok {
+			if v < 0 || v >= 1 {
+				r.add(raw.Tolerance.line(), "behavior.tolerance", "must be a fraction from 0 to below 1 (0.1 is 10%%), got %g", v)
+			}
+			b.Tolerance = v
+		}
+	}
+	if raw.ScaleDown.set() {
+		var sd scaleDownRaw
+		if raw.ScaleDown.mapping(r, "behavior.scaleDown", &sd) && sd.StabilizationWindowSeconds.set() {
+			if v, ok := sd.StabilizationWindowSeconds.integer(r, "behavior.scaleDown.stabilizationWindowSeconds", 0, int64(MaxStabilization/time.Second)); ok {
+				b.ScaleDownStabilization = time.Duration(v) * time.Second
+			}
+		}
+	}
+	return b
 }
 
 // requiredName reads a required name field.
@@ -208,8 +259,8 @@ var appsKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "Replic
 
 var kindRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
 
-func validateScaleTargetRef(r *entryReporter, item, f field) ScaleTargetRef {
-	var ref ScaleTargetRef
+func validateScaleTargetRef(r *entryReporter, item, f field) ground.ScaleTargetRef {
+	var ref ground.ScaleTargetRef
 	if !f.set() {
 		r.add(item.line(), "scaleTargetRef", "is missing; name the workload, e.g. {kind: Deployment, name: web}")
 		return ref
@@ -252,8 +303,8 @@ func validateScaleTargetRef(r *entryReporter, item, f field) ScaleTargetRef {
 
 var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
-func validateLoad(r *entryReporter, item, f field) LoadSpec {
-	var spec LoadSpec
+func validateLoad(r *entryReporter, item, f field) ground.LoadSpec {
+	var spec ground.LoadSpec
 	if !f.set() {
 		r.add(item.line(), "load", "is missing; give one load source: prometheus, datadog, scrape or kubernetes")
 		return spec
@@ -301,8 +352,8 @@ func validateLoad(r *entryReporter, item, f field) LoadSpec {
 	return spec
 }
 
-func validateKubernetes(r *entryReporter, f field) *KubernetesSpec {
-	s := &KubernetesSpec{Resource: "cpu"}
+func validateKubernetes(r *entryReporter, f field) *ground.KubernetesSpec {
+	s := &ground.KubernetesSpec{Resource: "cpu"}
 	var raw kubernetesRaw
 	if !f.mapping(r, "load.kubernetes", &raw) && raw == (kubernetesRaw{}) {
 		return s
@@ -337,8 +388,8 @@ func validateSelector(r *entryReporter, parent, f field, path string) string {
 	return sel
 }
 
-func validateScrape(r *entryReporter, f field) *ScrapeSpec {
-	s := &ScrapeSpec{Path: "/metrics"}
+func validateScrape(r *entryReporter, f field) *ground.ScrapeSpec {
+	s := &ground.ScrapeSpec{Path: "/metrics"}
 	var raw scrapeRaw
 	if !f.mapping(r, "load.scrape", &raw) && raw == (scrapeRaw{}) {
 		return s
@@ -368,8 +419,8 @@ func validateScrape(r *entryReporter, f field) *ScrapeSpec {
 	return s
 }
 
-func validateForecast(r *entryReporter, f field) *ForecastSpec {
-	spec := &ForecastSpec{Lookback: DefaultLookback}
+func validateForecast(r *entryReporter, f field) *ground.ForecastSpec {
+	spec := &ground.ForecastSpec{Lookback: DefaultLookback}
 	var raw forecastRaw
 	if !f.mapping(r, "forecast", &raw) && raw == (forecastRaw{}) {
 		return spec
@@ -426,14 +477,23 @@ func checkBalanced(q string) error {
 
 // checkDatadogQuery checks a Datadog metrics query. Queries are batched
 // comma-joined, so a comma outside {} or () would split a target's query.
+// A grouped query ("... by {pod_name}") returns one series per group where
+// primetime needs one number per target: it is refused, saying how to
+// aggregate it. The aggregator prefix is optional (system.cpu.idle{*} is a
+// valid query, averaged by Datadog); the scope in {} is not.
 func checkDatadogQuery(q string) error {
 	if err := checkBalanced(q); err != nil {
 		return err
 	}
 	depth := 0
-	for _, c := range q {
+	for i, c := range q {
 		switch c {
-		case '{', '(':
+		case '{':
+			if by, ok := groupedBy(q, i); ok {
+				return fmt.Errorf("%q is grouped by %s: primetime needs one number per target; drop %q to aggregate over all of them (sum: for a total, avg: for a mean)", q, q[i:closingBrace(q, i)+1], by)
+			}
+			depth++
+		case '(':
 			depth++
 		case '}', ')':
 			depth--
@@ -443,10 +503,50 @@ func checkDatadogQuery(q string) error {
 			}
 		}
 	}
-	if !strings.Contains(q, ":") || !strings.Contains(q, "{") {
+	if !strings.Contains(q, "{") {
 		return fmt.Errorf("%q is not a Datadog metrics query; write it like sum:trace.http.request.hits{service:web}.as_rate()", q)
 	}
 	return nil
+}
+
+// groupedBy reports whether the { at i opens the tags of a "by {...}"
+// clause, and returns the clause with the spaces before it.
+func groupedBy(q string, i int) (string, bool) {
+	j := i
+	for j > 0 && q[j-1] == ' ' {
+		j--
+	}
+	if j < 2 || q[j-2:j] != "by" {
+		return "", false
+	}
+	start := j - 2
+	if start > 0 {
+		if c := q[start-1]; c != ' ' && c != '}' && c != ')' {
+			return "", false // a word ending in "by", not the clause
+		}
+	}
+	for start > 0 && q[start-1] == ' ' {
+		start--
+	}
+	return q[start : closingBrace(q, i)+1], true
+}
+
+// closingBrace returns the index of the } that closes the { at i (the
+// query is balanced).
+func closingBrace(q string, i int) int {
+	depth := 0
+	for j := i; j < len(q); j++ {
+		switch q[j] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return len(q) - 1
 }
 
 func isDNSLabel(s string) bool { return len(validation.IsDNS1123Label(s)) == 0 }

@@ -1,12 +1,14 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones must work in a scratch image
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/robfig/cron/v3"
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -30,6 +32,7 @@ type windowRaw struct {
 	Quiet    field `yaml:"quiet"`
 	Cooldown field `yaml:"cooldown"`
 	Targets  field `yaml:"targets"`
+	Except   field `yaml:"except"`
 }
 
 // Limits of the windows format.
@@ -42,6 +45,8 @@ const (
 	MaxMultiplier = 1000
 	// MaxNameLength bounds a window's name.
 	MaxNameLength = 128
+	// DefaultCooldown is how long a window's floor is held after its end.
+	DefaultCooldown = 10 * time.Minute
 )
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -78,9 +83,11 @@ func parseWindowsDoc(res *Result, ctx *docContext, n *yaml.Node) {
 		if name, ok := doc.Timezone.text(docReporter, "timezone"); ok {
 			zone.loc, zone.err = loadZone(name)
 		} else {
-			zone.loc, zone.err = nil, "is not valid"
+			zone.loc = nil // text reported why, on its line
 		}
 	}
+	users := 0 // windows that take the file's timezone
+	defer func() { reportFileZone(res, ctx, zone, users) }()
 	if !doc.Windows.set() {
 		return
 	}
@@ -89,6 +96,9 @@ func parseWindowsDoc(res *Result, ctx *docContext, n *yaml.Node) {
 		return
 	}
 	for i, item := range items {
+		if !hasOwnZone(item) {
+			users++
+		}
 		r := &entryReporter{problems: &res.Problems, file: ctx.file, lineOf: ctx.lineOf,
 			kind: KindWindow, entry: entryName(item.n), index: i + 1}
 		w, ok := validateWindow(r, ctx, item, zone)
@@ -102,8 +112,8 @@ func parseWindowsDoc(res *Result, ctx *docContext, n *yaml.Node) {
 	}
 }
 
-func validateWindow(r *entryReporter, ctx *docContext, item field, zone zoneField) (Window, bool) {
-	w := Window{Origin: Origin{File: ctx.file, Line: r.lineOf(item.line())}, Cooldown: DefaultCooldown}
+func validateWindow(r *entryReporter, ctx *docContext, item field, zone zoneField) (ground.Window, bool) {
+	w := ground.Window{Origin: ground.Origin{File: ctx.file, Line: r.lineOf(item.line())}, Cooldown: DefaultCooldown}
 	var raw windowRaw
 	if !item.mapping(r, "", &raw) && raw == (windowRaw{}) {
 		return w, false
@@ -129,11 +139,14 @@ func validateWindow(r *entryReporter, ctx *docContext, item field, zone zoneFiel
 			}
 			w.Location = loc
 		}
-	} else if zone.err != "" {
-		r.add(zone.line, "timezone", "the file's timezone %s", zone.err)
+	} else if zone.loc == nil {
+		// The file's timezone is wrong: reported once, on its own line
+		// (reportFileZone); the window cannot apply.
+		r.rejected = true
 	}
 
 	validateWhen(r, &w, raw)
+	validateExcept(r, &w, raw)
 	validateDemand(r, &w, raw)
 
 	if !raw.Targets.set() {
@@ -153,7 +166,7 @@ func validateWindow(r *entryReporter, ctx *docContext, item field, zone zoneFiel
 }
 
 // validateWhen checks start, end, duration and cron.
-func validateWhen(r *entryReporter, w *Window, raw windowRaw) {
+func validateWhen(r *entryReporter, w *ground.Window, raw windowRaw) {
 	switch {
 	case raw.Start.set() && raw.Cron.set():
 		r.add(raw.Cron.line(), "cron", "give start (a one-off window) or cron (a recurring one), not both")
@@ -180,8 +193,14 @@ func validateWhen(r *entryReporter, w *Window, raw windowRaw) {
 		}
 		return
 	}
-	if s, ok := raw.Start.text(r, "start"); ok && w.Location != nil {
-		t, err := ParseTime(s, w.Location)
+	// With an unknown zone the window is rejected already; its times are
+	// still read (on UTC's clock) so that their own mistakes show too.
+	loc := w.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	if s, ok := raw.Start.text(r, "start"); ok {
+		t, err := ParseTime(s, loc)
 		if err != nil {
 			r.add(raw.Start.line(), "start", "%v", err)
 		}
@@ -192,10 +211,10 @@ func validateWhen(r *entryReporter, w *Window, raw windowRaw) {
 		r.add(raw.End.line(), "end", "give duration or end, not both")
 	case raw.End.set():
 		e, ok := raw.End.text(r, "end")
-		if !ok || w.Location == nil {
+		if !ok {
 			return
 		}
-		end, err := ParseTime(e, w.Location)
+		end, err := ParseTime(e, loc)
 		switch {
 		case err != nil:
 			r.add(raw.End.line(), "end", "%v", err)
@@ -214,7 +233,7 @@ func validateWhen(r *entryReporter, w *Window, raw windowRaw) {
 
 // parseCron parses a 5-field cron expression, returning a reason when it is
 // not one.
-func parseCron(spec string) (*Cron, string) {
+func parseCron(spec string) (*ground.Cron, string) {
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
 		return nil, "put the time zone in the timezone field, not in the cron expression"
 	}
@@ -240,7 +259,10 @@ func parseCron(spec string) (*Cron, string) {
 	if probe.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
 		return nil, strconv.Quote(spec) + " never happens (check the day and month)"
 	}
-	return &Cron{Spec: spec, Schedule: s}, ""
+	// robfig/cron marks a field written as "*" with its top bit.
+	const star = 1 << 63
+	return &ground.Cron{Spec: spec, Minute: s.Minute &^ star, Hour: s.Hour &^ star, Dom: s.Dom &^ star, Month: s.Month &^ star, Dow: s.Dow &^ star,
+		DomAny: s.Dom&star != 0, DowAny: s.Dow&star != 0}, ""
 }
 
 var (
@@ -266,7 +288,7 @@ func cronReason(err error) string {
 }
 
 // validateDemand checks expect, replicas, quiet and cooldown.
-func validateDemand(r *entryReporter, w *Window, raw windowRaw) {
+func validateDemand(r *entryReporter, w *ground.Window, raw windowRaw) {
 	if raw.Quiet.set() {
 		w.Quiet, _ = raw.Quiet.boolean(r, "quiet")
 	}
@@ -284,8 +306,11 @@ func validateDemand(r *entryReporter, w *Window, raw windowRaw) {
 			w.Demand = d
 		}
 	case raw.Replicas.set():
-		v, _ := raw.Replicas.integer(r, "replicas", 0, MaxReplicasLimit)
-		w.Demand = Demand{Kind: DemandReplicas, Value: float64(v)}
+		v, ok := raw.Replicas.integer(r, "replicas", 0, MaxReplicasLimit)
+		if ok && v == 0 && !w.Quiet {
+			r.add(raw.Replicas.line(), "replicas", "0 is a floor of 0, which does nothing; to cap the target at 0 replicas add quiet: true")
+		}
+		w.Demand = ground.Demand{Kind: ground.DemandReplicas, Value: float64(v)}
 	case w.Quiet:
 		r.add(raw.Name.line(), "replicas", "is missing; a quiet window needs the most replicas allowed, e.g. replicas: 0")
 	default:
@@ -301,46 +326,148 @@ func validateDemand(r *entryReporter, w *Window, raw windowRaw) {
 }
 
 // parseExpect reads "5x" (a multiplier of the baseline) or "12000" (a load).
-func parseExpect(s string) (Demand, string) {
+func parseExpect(s string) (ground.Demand, string) {
 	if num, ok := strings.CutSuffix(strings.ToLower(s), "x"); ok {
 		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
 		switch {
 		case err != nil || v != v:
-			return Demand{}, strconv.Quote(s) + " is not a multiplier; write it like 5x or 1.5x"
+			return ground.Demand{}, strconv.Quote(s) + " is not a multiplier; write it like 5x or 1.5x"
 		case v < 1:
-			return Demand{}, strconv.Quote(s) + " would not raise capacity; a multiplier must be at least 1x (use a quiet window to lower it)"
+			return ground.Demand{}, strconv.Quote(s) + " would not raise capacity; a multiplier must be at least 1x (use a quiet window to lower it)"
 		case v > MaxMultiplier:
-			return Demand{}, strconv.Quote(s) + " is more than " + strconv.Itoa(MaxMultiplier) + "x; check for a typo"
+			return ground.Demand{}, strconv.Quote(s) + " is more than " + strconv.Itoa(MaxMultiplier) + "x; check for a typo"
 		}
-		return Demand{Kind: DemandMultiplier, Value: v}, ""
+		return ground.Demand{Kind: ground.DemandMultiplier, Value: v}, ""
 	}
 	v, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
 	switch {
 	case err != nil || v != v || v > 1e15:
-		return Demand{}, strconv.Quote(s) + " must be a multiplier like 5x or a load like 12000"
+		return ground.Demand{}, strconv.Quote(s) + " must be a multiplier like 5x or a load like 12000"
 	case v <= 0:
-		return Demand{}, "a load must be greater than 0, got " + s
+		return ground.Demand{}, "a load must be greater than 0, got " + s
 	}
-	return Demand{Kind: DemandLoad, Value: v}, ""
+	return ground.Demand{Kind: ground.DemandLoad, Value: v}, ""
 }
 
 // parseSelector reads namespace/name, namespace/* or *.
-func parseSelector(s string) (TargetSelector, string) {
+func parseSelector(s string) (ground.TargetSelector, string) {
 	if s == "*" {
-		return TargetSelector{}, ""
+		return ground.TargetSelector{}, ""
 	}
 	ns, name, ok := strings.Cut(s, "/")
 	if !ok || strings.Contains(name, "/") {
-		return TargetSelector{}, strconv.Quote(s) + " must be namespace/name, namespace/* or *"
+		return ground.TargetSelector{}, strconv.Quote(s) + " must be namespace/name, namespace/* or *"
 	}
 	if !isDNSLabel(ns) {
-		return TargetSelector{}, strconv.Quote(s) + ": " + strconv.Quote(ns) + " is not a valid namespace"
+		return ground.TargetSelector{}, strconv.Quote(s) + ": " + strconv.Quote(ns) + " is not a valid namespace"
 	}
 	if name == "*" {
-		return TargetSelector{Namespace: ns}, ""
+		return ground.TargetSelector{Namespace: ns}, ""
 	}
 	if !isDNSLabel(name) {
-		return TargetSelector{}, strconv.Quote(s) + ": " + strconv.Quote(name) + " is not a valid target name"
+		return ground.TargetSelector{}, strconv.Quote(s) + ": " + strconv.Quote(name) + " is not a valid target name"
 	}
-	return TargetSelector{Namespace: ns, Name: name}, ""
+	return ground.TargetSelector{Namespace: ns, Name: name}, ""
+}
+
+// ---- zones: a file's timezone is reported once ----
+
+// hasOwnZone reports whether a windows entry gives its own timezone.
+func hasOwnZone(item field) bool {
+	n := resolve(item.n)
+	return n != nil && n.Kind == yaml.MappingNode && topKeys(n)["timezone"] != nil
+}
+
+// reportFileZone reports a file's unknown timezone once, on its line,
+// saying how many windows it keeps from applying (each of them is
+// rejected without repeating it).
+func reportFileZone(res *Result, ctx *docContext, zone zoneField, users int) {
+	if zone.err == "" {
+		return
+	}
+	reason := zone.err
+	switch {
+	case users == 1:
+		reason += "; the window without a timezone of its own is rejected until this is fixed"
+	case users > 1:
+		reason += fmt.Sprintf("; the %d windows without a timezone of their own are rejected until this is fixed", users)
+	}
+	res.Problems = append(res.Problems, Problem{File: ctx.file, Line: ctx.lineOf(zone.line), Field: "timezone", Reason: reason})
+}
+
+// ---- except: the dates a recurring window skips ----
+
+// MaxExcept bounds the items of a window's except list.
+const MaxExcept = 1000
+
+// validateExcept checks except: dates ("2026-12-27") or inclusive ranges
+// ("2026-12-24..2027-01-02") on the window's wall clock on which a
+// recurring window does not start.
+func validateExcept(r *entryReporter, w *ground.Window, raw windowRaw) {
+	if !raw.Except.set() {
+		return
+	}
+	if raw.Start.set() && !raw.Cron.set() {
+		r.add(raw.Except.line(), "except", "a one-off window has one date; remove except or make it recurring")
+		return
+	}
+	items, ok := raw.Except.list(r, "except")
+	if !ok {
+		return
+	}
+	if len(items) > MaxExcept {
+		r.add(raw.Except.line(), "except", "lists %d dates; at most %d are allowed (use FROM..TO ranges)", len(items), MaxExcept)
+		return
+	}
+	for _, it := range items {
+		s, ok := it.text(r, "except")
+		if !ok {
+			continue
+		}
+		dr, msg := parseDateRange(s)
+		if msg != "" {
+			r.add(it.line(), "except", "%s", msg)
+			continue
+		}
+		w.Except = append(w.Except, dr)
+	}
+}
+
+const dateHint = "write a date like 2026-12-27 or a range like 2026-12-24..2027-01-02"
+
+// parseDateRange reads "2026-12-27" or "2026-12-24..2027-01-02".
+func parseDateRange(s string) (ground.DateRange, string) {
+	first, last, isRange := strings.Cut(s, "..")
+	if !isRange {
+		d, msg := parseDate(s)
+		if msg != "" {
+			return ground.DateRange{}, msg
+		}
+		return ground.DateRange{From: d, To: d}, ""
+	}
+	from, msg := parseDate(strings.TrimSpace(first))
+	if msg == "" {
+		var to ground.Date
+		if to, msg = parseDate(strings.TrimSpace(last)); msg == "" {
+			if to.Compare(from) < 0 {
+				return ground.DateRange{}, strconv.Quote(s) + " ends before it starts; write the earlier date first"
+			}
+			return ground.DateRange{From: from, To: to}, ""
+		}
+	}
+	return ground.DateRange{}, strconv.Quote(s) + ": " + msg
+}
+
+// parseDate reads one date, 2006-01-02.
+func parseDate(s string) (ground.Date, string) {
+	t, err := time.Parse("2006-01-02", s)
+	if err == nil {
+		return ground.DateOf(t), ""
+	}
+	if len(s) > 10 {
+		if _, err := time.Parse("2006-01-02", s[:10]); err == nil {
+			return ground.Date{}, strconv.Quote(s) + " is not a date: except skips whole days, so give the day alone, like " + s[:10]
+		}
+	}
+	return ground.Date{}, strconv.Quote(s) + " is not a date; " + dateHint
 }

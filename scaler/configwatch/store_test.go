@@ -2,6 +2,7 @@ package configwatch
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies/config"
 )
 
@@ -39,8 +41,8 @@ func windowsCM(rv, text string) *corev1.ConfigMap {
 	}
 }
 
-func windowNames(s *Store) map[string]config.Window {
-	out := map[string]config.Window{}
+func windowNames(s *Store) map[string]ground.Window {
+	out := map[string]ground.Window{}
 	for _, w := range s.Snapshot().Windows {
 		out[w.Name] = w
 	}
@@ -134,8 +136,38 @@ func TestDuplicateTargetAcrossConfigMaps(t *testing.T) {
 	if n := len(s.Snapshot().Targets); n != 1 {
 		t.Fatalf("%d targets", n)
 	}
-	if ev := drain(rec); len(ev) != 1 || !strings.Contains(ev[0], "already defined in ConfigMap shop/a") {
-		t.Errorf("events: %v", ev)
+	// Both ConfigMaps hear of it, once.
+	want := []string{
+		`Warning InvalidEntry target "web": name: target shop/web is already defined in ConfigMap shop/a ([t.yaml] line 2)`,
+		`Warning InvalidEntry target shop/web ([t.yaml] line 2) stays in force; shop/web (shop/b[t.yaml]:2) was rejected: target shop/web is already defined in ConfigMap shop/a`,
+	}
+	s.Snapshot()
+	if ev := drain(rec); strings.Join(ev, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(ev, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A target moved from one ConfigMap to another by creating the new one,
+// then deleting the old one, is never gone; the older ConfigMap owns it
+// meanwhile, whatever order the informer reports them in.
+func TestTargetMovedBetweenConfigMaps(t *testing.T) {
+	target := "targets:\n  - {name: web, scaleTargetRef: {kind: Deployment, name: web}, load: {prometheus: up}, capacityPerReplica: 5, maxReplicas: %d}\n"
+	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "z-old", Namespace: "shop", ResourceVersion: "1", CreationTimestamp: metav1.NewTime(time.Unix(100, 0))},
+		Data: map[string]string{"t.yaml": fmt.Sprintf(target, 3)}}
+	moved := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a-new", Namespace: "shop", ResourceVersion: "2", CreationTimestamp: metav1.NewTime(time.Unix(200, 0))},
+		Data: map[string]string{"t.yaml": fmt.Sprintf(target, 7)}}
+	for _, order := range [][]*corev1.ConfigMap{{old, moved}, {moved, old}} {
+		s := NewStore(nil, nil)
+		for _, cm := range order {
+			s.Apply(cm)
+		}
+		if ts := s.Snapshot().Targets; len(ts) != 1 || ts[0].MaxReplicas != 3 {
+			t.Fatalf("both defined (applied %s first): %+v; want the older ConfigMap's", order[0].Name, ts)
+		}
+		s.Delete("shop", "z-old")
+		if ts := s.Snapshot().Targets; len(ts) != 1 || ts[0].MaxReplicas != 7 {
+			t.Fatalf("the old one deleted: %+v; want the new one's", ts)
+		}
 	}
 }
 
@@ -248,5 +280,88 @@ func TestBadEditsRejectOnlyTheBadEntry(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With two replicas, one bad edit gives one InvalidEntry Event: the
+// leader's. A new leader does not record it again, and records the next.
+func TestInvalidEntryOncePerEditWhoeverLeads(t *testing.T) {
+	rec := record.NewFakeRecorder(100)
+	leader, follower := NewStore(rec, nil), NewStore(rec, nil)
+	follower.StopReporting()
+	bad := strings.Replace(goodWindows, "duration: 15m", "duration: 15 minutes", 1)
+	for _, s := range []*Store{leader, follower} {
+		s.Apply(windowsCM("2", bad))
+	}
+	want := `Warning InvalidEntry window "tf1-spot": duration: "15 minutes" is not a duration; write it like 90s, 15m, 1h30m or 7d ([november.yaml] line 5)`
+	if ev := drain(rec); len(ev) != 1 || ev[0] != want {
+		t.Fatalf("events %q, want one: %q", ev, want)
+	}
+	// The leader dies; the follower takes over with its memory.
+	follower.Restore(leader.Memory())
+	follower.StartReporting()
+	if ev := drain(rec); len(ev) != 0 {
+		t.Errorf("the new leader recorded %q again", ev)
+	}
+	follower.Apply(windowsCM("3", strings.Replace(bad, "expect: 5x", "expect: 5", 1)))
+	if ev := drain(rec); len(ev) != 1 {
+		t.Errorf("the next bad edit: events %q, want one", ev)
+	}
+}
+
+// A rejected entry's last good version is handed over with the state:
+// after a restart the spot is still in force though its ConfigMap now
+// holds a broken version of it.
+func TestLastGoodSurvivesARestart(t *testing.T) {
+	bad := strings.Replace(goodWindows, "duration: 15m", "duration: 15 minutes", 1)
+	before := NewStore(nil, nil)
+	before.Apply(windowsCM("1", goodWindows))
+	before.Apply(windowsCM("2", bad))
+	mem := before.Memory()
+	if len(mem.LastGood) != 1 || mem.LastGood[0].Name != "tf1-spot" || mem.LastGood[0].ConfigMap != "marketing/spots" {
+		t.Fatalf("memory %+v, want the last good tf1-spot", mem.LastGood)
+	}
+	after := NewStore(nil, nil) // a new pod: it sees only the broken version
+	after.Apply(windowsCM("2", bad))
+	if _, ok := windowNames(after)["tf1-spot"]; ok {
+		t.Fatal("a fresh store knows a last good version it never saw")
+	}
+	after.Restore(mem)
+	w, ok := windowNames(after)["tf1-spot"]
+	if !ok || w.Duration != 15*time.Minute {
+		t.Fatalf("after the restore: %+v (%v), want the last good 15m spot", w, ok)
+	}
+	// Fixed for real: the saved version no longer matters.
+	after.Apply(windowsCM("3", strings.Replace(goodWindows, "duration: 15m", "duration: 20m", 1)))
+	if w := windowNames(after)["tf1-spot"]; w.Duration != 20*time.Minute {
+		t.Errorf("after the fix: %s", w.Duration)
+	}
+	if mem := after.Memory(); len(mem.LastGood) != 0 {
+		t.Errorf("memory after the fix: %+v", mem.LastGood)
+	}
+}
+
+func TestMisspeltFileTimezoneIsOneEventAndKeepsTheLastGoodWindows(t *testing.T) {
+	rec := record.NewFakeRecorder(100)
+	s := NewStore(rec, nil)
+	s.Apply(windowsCM("1", goodWindows))
+	s.Apply(windowsCM("2", strings.Replace(goodWindows, "Europe/Paris", "Europe/Pariss", 1)))
+	got := windowNames(s)
+	if len(got) != 2 || got["tf1-spot"].Location.String() != "Europe/Paris" {
+		t.Fatalf("windows in force after a misspelt timezone: %v", got)
+	}
+	ev := drain(rec)
+	want := `Warning InvalidEntry timezone: unknown time zone "Europe/Pariss"; use an IANA name such as Europe/Paris, America/New_York or UTC; the 2 windows without a timezone of their own are rejected until this is fixed ([november.yaml] line 1); the last good entries of this key stay in force`
+	if len(ev) != 1 || ev[0] != want {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(ev, "\n"), want)
+	}
+}
+
+func TestExceptReachesTheDaemon(t *testing.T) {
+	s := NewStore(record.NewFakeRecorder(100), nil)
+	s.Apply(windowsCM("1", strings.Replace(goodWindows, `cron: "0 10 * * SUN"`, "cron: \"0 10 * * SUN\"\n    except: [\"2026-12-27\", \"2026-12-31..2027-01-03\"]", 1)))
+	w := windowNames(s)["newsletter"]
+	if len(w.Except) != 2 || w.Except[0].String() != "2026-12-27" || w.Except[1].String() != "2026-12-31..2027-01-03" {
+		t.Fatalf("except: %v", w.Except)
 	}
 }

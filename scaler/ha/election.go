@@ -1,262 +1,255 @@
 package ha
 
 import (
-	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
-	"math"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/utils/clock"
 )
 
-// Timing paces the election.
+// Timing paces the election, as kube-controller-manager's flags name it.
 type Timing struct {
-	// LeaseDuration is how long a follower waits, from the Lease's last
-	// renewal, before it takes the Lease over.
+	// LeaseDuration is how long a follower waits, from the last renewal it
+	// saw, before it takes the Lease over.
 	LeaseDuration time.Duration
 	// RenewDeadline is how long a leader that cannot renew keeps leading.
 	RenewDeadline time.Duration
-	// RetryPeriod is how often every replica reads (a follower) or renews
-	// (the leader) the Lease.
+	// RetryPeriod is how often replicas try to acquire or renew the Lease.
 	RetryPeriod time.Duration
 }
 
-// DefaultTiming is kube-controller-manager's: a dead leader is replaced
-// within LeaseDuration + RetryPeriod (17 s) of its death.
+// DefaultTiming is kube-controller-manager's.
 var DefaultTiming = Timing{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
 
-// slack bounds how long before a read's reply the Lease it returns may
-// have been written, when the read before it returned another Lease: two
-// reads a retry period apart, the second answered within a quarter of one.
-func (t Timing) slack() time.Duration { return t.RetryPeriod + t.RetryPeriod/4 }
-
-// Validate checks that a leader cut off from the API server stops leading
-// before any follower can take its Lease over.
+// Validate applies client-go's rules: a lease longer than the renew
+// deadline, itself longer than a jittered retry.
 func (t Timing) Validate() error {
 	switch {
 	case t.RetryPeriod <= 0:
-		return fmt.Errorf("retry period %s: must be positive", t.RetryPeriod)
-	case t.RenewDeadline < 2*t.RetryPeriod:
-		return fmt.Errorf("renew deadline %s: must be at least two retry periods (%s), so that a leader gets a second try", t.RenewDeadline, 2*t.RetryPeriod)
-	case t.LeaseDuration < t.RenewDeadline+2*t.RetryPeriod:
-		return fmt.Errorf("lease duration %s: must be at least the renew deadline plus two retry periods (%s), or a follower could take over while the leader still acts",
-			t.LeaseDuration, t.RenewDeadline+2*t.RetryPeriod)
+		return fmt.Errorf("--leader-elect-retry-period %s: must be positive", t.RetryPeriod)
+	case float64(t.RenewDeadline) <= leaderelection.JitterFactor*float64(t.RetryPeriod):
+		return fmt.Errorf("--leader-elect-renew-deadline %s: must be longer than %.1f retry periods (%s)", t.RenewDeadline,
+			leaderelection.JitterFactor, time.Duration(leaderelection.JitterFactor*float64(t.RetryPeriod)))
+	case t.LeaseDuration <= t.RenewDeadline:
+		return fmt.Errorf("--leader-elect-lease-duration %s: must be longer than the renew deadline (%s)", t.LeaseDuration, t.RenewDeadline)
 	}
 	return nil
 }
 
-// Elector campaigns for a Lease, read and written through client-go's
-// resource lock (the record every Kubernetes controller writes).
-//
-// client-go's own elector dates a renewal by the moment it first reads it;
-// its tries are jittered to 1–2.2 retry periods, so a follower may read the
-// dead leader's last renewal 2.2 retry periods late and take the Lease up to
-// 2.2 more after it expired: LeaseDuration + 4.4 × RetryPeriod in all. This
-// elector reads on a fixed period and dates a renewal by the read before the
-// one that showed it (the renewal came after that read), so it takes the
-// Lease at most LeaseDuration + RetryPeriod after the leader's last write.
-// That earlier date is safe because the two reads are at most slack apart,
-// and Validate keeps LeaseDuration > RenewDeadline + slack: the leader has
-// stopped before its Lease is taken, as with client-go.
-type Elector struct {
-	lock   resourcelock.Interface
-	timing Timing
-	clock  clock.WithTicker
-	log    *zap.Logger
-
-	// A follower's view: the Lease as last read, when that read was sent,
-	// and from when the Lease may be taken over if it stays as it is.
-	observed   []byte
-	observedAt time.Time
-	expires    time.Time
-
-	// A leader's: when it sent its last write that succeeded.
-	leading   bool
-	renewedAt time.Time
+// WorstTakeover is how long after a dead leader's last renewal a follower
+// leads at the latest with client-go's elector: a follower dates a renewal
+// by the try that sees it, and its tries are a retry period apart plus a
+// jitter of up to JitterFactor (1.2) of one; it takes the Lease at its
+// first try a lease duration after that date.
+func (t Timing) WorstTakeover() time.Duration {
+	try := time.Duration((1 + leaderelection.JitterFactor) * float64(t.RetryPeriod))
+	return t.LeaseDuration + 2*try
 }
 
-// NewElector returns an elector for lock, or an error if timing is unsafe.
-func NewElector(lock resourcelock.Interface, timing Timing, clk clock.WithTicker, log *zap.Logger) (*Elector, error) {
-	if err := timing.Validate(); err != nil {
-		return nil, err
+// Identity returns a leader election identity unique to this process: the
+// pod's name (POD_NAME, else the host name) and a random suffix, so that
+// two pods with hostNetwork, or a pod restarted in place, never share one.
+func Identity() string {
+	name := os.Getenv("POD_NAME")
+	if name == "" {
+		name, _ = os.Hostname()
 	}
-	return &Elector{lock: lock, timing: timing, clock: clk, log: log}, nil
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return name + "_" + hex.EncodeToString(b)
 }
 
-// Leading tells whether this replica held the Lease at its last try.
-func (e *Elector) Leading() bool { return e.leading }
+// Election campaigns for primetime's Lease with client-go's LeaderElector,
+// on a clientset of its own (its renewals never wait behind the daemon's
+// other requests). While this replica leads, the lead function runs with
+// the Lease's transition count as its epoch; when it stops leading (lost
+// Lease or shutdown) the lead function's context ends. The lead function
+// is awaited before the Lease is released, so that the next leader never
+// overlaps with this one's last writes; a follower that sees the Lease
+// released tries at once instead of at its next jittered retry.
+type Election struct {
+	// Client is the election's own clientset.
+	Client    kubernetes.Interface
+	Namespace string
+	Identity  string
+	Timing    Timing
+	// Healthz, when set, fails /healthz while this replica holds the
+	// Lease without having renewed it for a while (client-go's adaptor).
+	Healthz *leaderelection.HealthzAdaptor
+	Log     *zap.Logger
 
-// Run campaigns until ctx ends or the Lease is lost. From the moment this
-// replica holds the Lease, lead runs in its own goroutine with a context
-// that ends when it stops holding it. Run reports whether the Lease was
-// lost; a replica that lost it must stop acting at once. When ctx ends
-// while leading, Run waits up to a retry period for lead to return, then
-// releases the Lease so that a follower takes over at its next read.
-func (e *Elector) Run(ctx context.Context, lead func(context.Context)) (lost bool) {
-	ticker := e.clock.NewTicker(e.timing.RetryPeriod)
-	defer ticker.Stop()
-	leadCtx, stopLead := context.WithCancel(ctx)
-	defer stopLead()
-	leadDone := make(chan struct{})
-	for {
-		was := e.leading
-		now := e.try(ctx)
-		switch {
-		case now && !was:
-			e.log.Info("took the Lease", zap.String("identity", e.lock.Identity()))
-			go func() {
-				defer close(leadDone)
-				lead(leadCtx)
-			}()
-		case was && !now:
-			stopLead()
-			if ctx.Err() != nil {
-				return false
-			}
-			e.log.Error("lost the Lease", zap.String("identity", e.lock.Identity()))
-			return true
-		}
-		var deadline <-chan time.Time
-		if e.leading {
-			deadline = e.clock.After(e.renewedAt.Add(e.timing.RenewDeadline).Sub(e.clock.Now()))
-		}
-		select {
-		case <-ctx.Done():
-			if !e.leading {
-				return false
-			}
-			stopLead()
-			select {
-			case <-leadDone:
-				e.release()
-			case <-e.clock.After(e.timing.RetryPeriod):
-				e.log.Warn("still leading a retry period after shutdown began: the Lease is left to expire")
-			}
-			return false
-		case <-ticker.C():
-		case <-deadline:
-		}
-	}
+	mu      sync.Mutex
+	leading bool
 }
 
-// try makes one attempt: a leader renews the Lease, a follower reads it and
-// takes it if it is free or expired. It reports whether this replica leads.
-func (e *Elector) try(ctx context.Context) bool {
-	if e.leading {
-		e.leading = e.renew(ctx)
-	} else {
-		e.leading = e.acquire(ctx)
-	}
+// Leading reports whether this replica holds the Lease.
+func (e *Election) Leading() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	return e.leading
 }
 
-func (e *Elector) acquire(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, e.timing.RetryPeriod)
-	defer cancel()
-	sent := e.clock.Now()
-	rec, raw, err := e.lock.Get(ctx)
-	if apierrors.IsNotFound(err) {
-		return e.write(ctx, nil, sent)
+// Run campaigns until ctx ends or the Lease is lost, and reports whether it
+// was lost (a replica that lost it must stop at once: its caller exits).
+func (e *Election) Run(ctx context.Context, lead func(ctx context.Context, epoch int64)) (lost bool, err error) {
+	if err := e.Timing.Validate(); err != nil {
+		return false, err
 	}
-	if err != nil {
-		e.log.Debug("cannot read the Lease", zap.Error(err))
-		return false
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: LeaseName, Namespace: e.Namespace},
+		Client:     e.Client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: e.Identity},
 	}
-	if !bytes.Equal(raw, e.observed) {
-		// Written after the read before this one (if that read returned
-		// the Lease as it was before), and before this reply.
-		from := e.clock.Now().Add(-e.timing.slack())
-		if e.observed != nil && e.observedAt.After(from) {
-			from = e.observedAt
+	released := e.watchReleases(ctx)
+	for {
+		campaign, stop := context.WithCancel(context.Background())
+		var led atomic.Bool
+		leadDone := make(chan struct{})
+		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock: lock, Name: "primetime",
+			LeaseDuration: e.Timing.LeaseDuration, RenewDeadline: e.Timing.RenewDeadline, RetryPeriod: e.Timing.RetryPeriod,
+			// Released by Run once the lead function has returned, not by
+			// client-go, which releases before it ends the leader's context.
+			ReleaseOnCancel: false,
+			WatchDog:        e.Healthz,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(leaseCtx context.Context) {
+					defer close(leadDone)
+					led.Store(true)
+					e.setLeading(true)
+					epoch := e.epoch(leaseCtx)
+					e.Log.Info("took the Lease", zap.String("identity", e.Identity), zap.Int64("epoch", epoch))
+					work, cancel := context.WithCancel(leaseCtx)
+					defer cancel()
+					stopWork := context.AfterFunc(ctx, cancel) // shutdown: stop the work first
+					defer stopWork()
+					lead(work, epoch)
+				},
+				OnStoppedLeading: func() { e.setLeading(false) },
+			},
+		})
+		if err != nil {
+			stop()
+			return false, err
 		}
-		lease := max(e.timing.LeaseDuration, time.Duration(rec.LeaseDurationSeconds)*time.Second)
-		e.observed, e.expires = raw, from.Add(lease)
-	}
-	e.observedAt = sent
-	free := rec.HolderIdentity == "" || rec.HolderIdentity == e.lock.Identity()
-	if !free && sent.Before(e.expires) {
-		return false
-	}
-	if !free {
-		e.log.Info("the Lease expired", zap.String("holder", rec.HolderIdentity), zap.Time("renewed", rec.RenewTime.Time))
-	}
-	return e.write(ctx, rec, e.clock.Now())
-}
-
-// write makes this replica the holder of the Lease, over old (nil: create
-// it). A write that races with another fails on the resource version.
-func (e *Elector) write(ctx context.Context, old *resourcelock.LeaderElectionRecord, sent time.Time) bool {
-	now := metav1.NewTime(sent)
-	rec := resourcelock.LeaderElectionRecord{
-		HolderIdentity:       e.lock.Identity(),
-		LeaseDurationSeconds: int(math.Ceil(e.timing.LeaseDuration.Seconds())),
-		AcquireTime:          now,
-		RenewTime:            now,
-	}
-	var err error
-	if old == nil {
-		err = e.lock.Create(ctx, rec)
-	} else {
-		rec.LeaderTransitions = old.LeaderTransitions
-		if old.HolderIdentity == rec.HolderIdentity {
-			rec.AcquireTime = old.AcquireTime
-		} else {
-			rec.LeaderTransitions++
+		if e.Healthz != nil {
+			e.Healthz.SetLeaderElection(elector)
 		}
-		err = e.lock.Update(ctx, rec)
+		done := make(chan struct{})
+		go func() { defer close(done); elector.Run(campaign) }()
+		shutdown := false
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				// Stop leading, wait for the lead function to return, then
+				// let the elector release the Lease (ReleaseOnCancel).
+				shutdown = true
+				if led.Load() {
+					<-leadDone
+				}
+				break wait
+			case <-released:
+				if !led.Load() {
+					break wait // the Lease is free: campaign again at once
+				}
+			case <-done:
+				break wait
+			}
+		}
+		stop()
+		<-done
+		if led.Load() {
+			<-leadDone // it returns once its Lease context ends
+			e.release(lock)
+		}
+		switch {
+		case shutdown || ctx.Err() != nil:
+			return false, nil
+		case led.Load():
+			e.Log.Error("lost the Lease", zap.String("identity", e.Identity))
+			return true, nil
+		}
+		// A follower that saw the Lease released campaigns again at once.
 	}
-	if err != nil {
-		e.log.Debug("cannot write the Lease", zap.Error(err))
-		return false
-	}
-	e.renewedAt = sent
-	return true
 }
 
-func (e *Elector) renew(ctx context.Context) bool {
-	deadline := e.renewedAt.Add(e.timing.RenewDeadline)
-	left := deadline.Sub(e.clock.Now())
-	if left <= 0 {
-		e.log.Error("could not renew the Lease within the renew deadline", zap.Duration("deadline", e.timing.RenewDeadline))
-		return false
-	}
-	ctx, cancel := context.WithTimeout(ctx, left)
-	defer cancel()
-	rec, _, err := e.lock.Get(ctx)
-	switch {
-	case err != nil:
-		e.log.Warn("cannot read the Lease to renew it", zap.Error(err))
-	case rec.HolderIdentity != e.lock.Identity():
-		e.log.Error("the Lease was taken over", zap.String("holder", rec.HolderIdentity))
-		return false
-	case e.write(ctx, rec, e.clock.Now()):
-		return true
-	}
-	// Not renewed this time: still leading until the deadline.
-	return e.clock.Now().Before(deadline)
+func (e *Election) setLeading(v bool) {
+	e.mu.Lock()
+	e.leading = v
+	e.mu.Unlock()
 }
 
-// release hands the Lease over at once: an empty holder is free to take.
-func (e *Elector) release() {
-	ctx, cancel := context.WithTimeout(context.Background(), e.timing.RetryPeriod)
+// release hands the Lease over at once (holder emptied), if this replica
+// still holds it: the next leader need not wait for it to expire.
+func (e *Election) release(lock resourcelock.Interface) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.Timing.RenewDeadline)
 	defer cancel()
-	rec, _, err := e.lock.Get(ctx)
-	if err != nil || rec.HolderIdentity != e.lock.Identity() {
+	rec, _, err := lock.Get(ctx)
+	if err != nil || rec.HolderIdentity != e.Identity {
 		return
 	}
-	now := metav1.NewTime(e.clock.Now())
-	err = e.lock.Update(ctx, resourcelock.LeaderElectionRecord{
-		LeaseDurationSeconds: 1, AcquireTime: now, RenewTime: now, LeaderTransitions: rec.LeaderTransitions,
+	now := metav1.NewTime(time.Now())
+	err = lock.Update(ctx, resourcelock.LeaderElectionRecord{
+		LeaderTransitions: rec.LeaderTransitions, LeaseDurationSeconds: 1, AcquireTime: now, RenewTime: now,
 	})
 	if err != nil {
-		e.log.Warn("cannot release the Lease: it will expire", zap.Error(err))
+		e.Log.Warn("cannot release the Lease: it expires on its own", zap.Error(err))
 		return
 	}
-	e.leading = false
-	e.log.Info("released the Lease")
+	e.Log.Info("released the Lease", zap.String("identity", e.Identity))
+}
+
+// epoch reads the Lease's transition count once this replica holds it. It
+// reads the Lease itself, not through the elector's lock, which caches the
+// last record unguarded while the elector renews it.
+func (e *Election) epoch(ctx context.Context) int64 {
+	l, err := e.Client.CoordinationV1().Leases(e.Namespace).Get(ctx, LeaseName, metav1.GetOptions{})
+	if err != nil {
+		e.Log.Warn("cannot read the Lease's transitions; state written with epoch 0", zap.Error(err))
+		return 0
+	}
+	if l.Spec.LeaseTransitions == nil {
+		return 0
+	}
+	return int64(*l.Spec.LeaseTransitions)
+}
+
+// watchReleases signals, while this replica follows, each time the Lease
+// is released (holder emptied by a leader that shut down).
+func (e *Election) watchReleases(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	factory := informers.NewSharedInformerFactoryWithOptions(e.Client, time.Minute, informers.WithNamespace(e.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", LeaseName).String()
+		}))
+	inf := factory.Coordination().V1().Leases().Informer()
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			l, ok := obj.(*coordinationv1.Lease)
+			if !ok || (l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != "") {
+				return
+			}
+			select {
+			case out <- struct{}{}:
+			default:
+			}
+		},
+	})
+	factory.Start(ctx.Done())
+	return out
 }

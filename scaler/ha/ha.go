@@ -1,27 +1,16 @@
-// Package ha lets several primetime replicas run side by side.
-//
-// One replica leads, elected on a Lease: it alone polls the load sources
-// (so Datadog is queried once, whatever the replica count), evaluates and
-// acts. Every replica serves the external metrics API, and all of them
-// serve the leader's values: the leader writes its decisions, with the
-// baselines it latched for running windows, into one ConfigMap of its own
-// namespace, gzipped (10,000 targets fit in a few hundred kB), and the
-// followers watch it. This was chosen over followers computing their own
-// decisions (they would query Datadog too, and could disagree with the
-// leader mid-ramp) and over proxying to the leader (a request would then
-// depend on the leader's network path). When a leader dies, its last
-// decisions keep being served until they are older than the API's limit,
-// then the API answers errors and the HPA holds; the next leader starts
-// from the state the last one wrote, so a ramp goes on where it was.
 package ha
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -32,10 +21,9 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/utils/clock"
 
 	"github.com/primetime-dev/primetime/scaler"
+	"github.com/primetime-dev/primetime/scaler/configwatch"
 )
 
 // Names of the objects primetime keeps in its own namespace.
@@ -48,22 +36,106 @@ const (
 
 // State is what the leader hands to followers and to its successor.
 type State struct {
-	At        time.Time                  `json:"at"`
-	Leader    string                     `json:"leader"`
+	At     time.Time `json:"at"`
+	Leader string    `json:"leader"`
+	// Epoch is the Lease's transition count when the writer took the
+	// Lease: a state of a lower epoch comes from a former leader (paused,
+	// cut off) and is neither written over a later one nor served.
+	Epoch     int64                      `json:"epoch"`
 	Decisions []scaler.Published         `json:"decisions"`
 	Baselines map[string]scaler.Baseline `json:"baselines,omitempty"`
+	// Config is what the configuration store hands over: the InvalidEntry
+	// Events recorded, the last good version of rejected entries.
+	Config configwatch.Memory `json:"config,omitempty"`
+	// Latched, when set, yields more baselines to write, read while the
+	// state is encoded (the engine's RangeBaselines) rather than copied
+	// into Baselines first; a decoded state has them in Baselines. A key
+	// yielded twice keeps its last value.
+	Latched func(yield func(key string, b scaler.Baseline) bool) `json:"-"`
 }
 
+// ErrFenced is the error of a state write refused because a leader of a
+// later term wrote the state since.
+var ErrFenced = errors.New("fenced")
+
+// annotationEpoch holds the state's epoch on its ConfigMap, so that a
+// write can be checked without decoding the state.
+const annotationEpoch = "primetime.dev/epoch"
+
+// encode writes st as gzipped JSON, one value at a time: the state of
+// 10,000 targets is tens of megabytes of JSON, never held whole.
 func encode(st *State) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if err := json.NewEncoder(zw).Encode(st); err != nil {
-		return nil, err
+	w := &jsonStream{w: bufio.NewWriterSize(zw, 64<<10)}
+	w.enc = json.NewEncoder(w.w)
+	w.raw(`{"at":`)
+	w.value(st.At)
+	w.raw(`,"leader":`)
+	w.value(st.Leader)
+	w.raw(`,"epoch":`)
+	w.value(st.Epoch)
+	w.raw(`,"decisions":[`)
+	for i := range st.Decisions {
+		if i > 0 {
+			w.raw(",")
+		}
+		w.value(&st.Decisions[i])
+	}
+	w.raw(`],"baselines":{`)
+	n := 0
+	baseline := func(k string, b scaler.Baseline) bool {
+		if n > 0 {
+			w.raw(",")
+		}
+		n++
+		w.value(k)
+		w.raw(":")
+		w.value(b)
+		return w.err == nil
+	}
+	for k, b := range st.Baselines {
+		if !baseline(k, b) {
+			break
+		}
+	}
+	if st.Latched != nil && w.err == nil {
+		st.Latched(baseline)
+	}
+	w.raw(`},"config":`)
+	w.value(st.Config)
+	w.raw("}\n")
+	if w.err == nil {
+		w.err = w.w.Flush()
+	}
+	if w.err != nil {
+		return nil, w.err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// jsonStream writes JSON piece by piece, keeping the first error.
+type jsonStream struct {
+	w   *bufio.Writer
+	enc *json.Encoder
+	err error
+}
+
+func (s *jsonStream) raw(text string) {
+	if s.err == nil {
+		_, s.err = s.w.WriteString(text)
+	}
+}
+
+// value writes v (json.Encoder ends it with a newline, which JSON allows
+// between tokens).
+func (s *jsonStream) value(v any) {
+	if s.err == nil {
+		s.err = s.enc.Encode(v)
+	}
 }
 
 func decode(data []byte) (*State, error) {
@@ -78,7 +150,9 @@ func decode(data []byte) (*State, error) {
 	return &st, nil
 }
 
-// Publish writes the state ConfigMap.
+// Publish writes the state ConfigMap, on the version it read (a race with
+// another writer fails on the resourceVersion), unless it holds a later
+// leader's state: then it returns ErrFenced and writes nothing.
 func Publish(ctx context.Context, client kubernetes.Interface, namespace string, st *State) error {
 	data, err := encode(st)
 	if err != nil {
@@ -92,7 +166,8 @@ func Publish(ctx context.Context, client kubernetes.Interface, namespace string,
 	if apierrors.IsNotFound(err) {
 		_, err = cms.Create(ctx, &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Name: StateName, Namespace: namespace,
-				Labels: map[string]string{"app.kubernetes.io/name": "primetime", "app.kubernetes.io/component": "decisions"}},
+				Labels:      map[string]string{"app.kubernetes.io/name": "primetime", "app.kubernetes.io/component": "decisions"},
+				Annotations: map[string]string{annotationEpoch: strconv.FormatInt(st.Epoch, 10)}},
 			BinaryData: map[string][]byte{stateKey: data},
 		}, metav1.CreateOptions{})
 		return err
@@ -100,9 +175,23 @@ func Publish(ctx context.Context, client kubernetes.Interface, namespace string,
 	if err != nil {
 		return err
 	}
+	if theirs := epochOf(cm); theirs > st.Epoch {
+		return fmt.Errorf("%w: the state was written by a leader of epoch %d, after this one's (%d)", ErrFenced, theirs, st.Epoch)
+	}
 	cm.BinaryData = map[string][]byte{stateKey: data}
+	if cm.Annotations == nil {
+		cm.Annotations = map[string]string{}
+	}
+	cm.Annotations[annotationEpoch] = strconv.FormatInt(st.Epoch, 10)
 	_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 	return err
+}
+
+// epochOf reads the epoch annotation of a state ConfigMap (0 when none:
+// a version of primetime that did not fence).
+func epochOf(cm *corev1.ConfigMap) int64 {
+	v, _ := strconv.ParseInt(cm.Annotations[annotationEpoch], 10, 64)
+	return v
 }
 
 // Load reads the last state written, if any.
@@ -125,9 +214,24 @@ func fromConfigMap(cm *corev1.ConfigMap) (*State, error) {
 	return decode(data)
 }
 
+// Follower serves the leader's decisions on a replica that does not lead.
+type Follower struct {
+	board   *scaler.Board
+	synced  cache.InformerSynced
+	now     func() time.Time
+	mu      sync.Mutex
+	epoch   int64
+	receipt time.Time // by this replica's clock
+}
+
 // Follow watches the state ConfigMap and publishes the leader's decisions
-// on board, except while leading() (the leader publishes its own).
-func Follow(ctx context.Context, client kubernetes.Interface, namespace string, board *scaler.Board, leading func() bool, log *zap.Logger) cache.InformerSynced {
+// on board, except while leading() (the leader publishes its own). A
+// state of an epoch lower than one already seen is ignored (a former
+// leader's). The decisions' times are moved to this replica's clock (by
+// when the state arrived), so that their age is judged without comparing
+// two machines' clocks.
+func Follow(ctx context.Context, client kubernetes.Interface, namespace string, board *scaler.Board, leading func() bool, log *zap.Logger) *Follower {
+	f := &Follower{board: board, now: time.Now}
 	factory := informers.NewSharedInformerFactoryWithOptions(client, time.Minute, informers.WithNamespace(namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", StateName).String()
@@ -143,31 +247,44 @@ func Follow(ctx context.Context, client kubernetes.Interface, namespace string, 
 			log.Warn("cannot read the leader's decisions", zap.Error(err))
 			return
 		}
-		board.Replace(st.Decisions, st.At)
+		f.take(st, log)
 	}
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    apply,
 		UpdateFunc: func(_, obj any) { apply(obj) },
 	})
 	factory.Start(ctx.Done())
-	return inf.HasSynced
+	f.synced = inf.HasSynced
+	return f
 }
 
-// RunElection campaigns for the Lease until ctx ends, with DefaultTiming.
-// lead runs while this replica leads; when leadership is lost, lost is
-// called (the caller exits, so that a replica never acts without the Lease).
-func RunElection(ctx context.Context, client kubernetes.Interface, namespace, identity string, lead func(context.Context), lost func(), log *zap.Logger) error {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: LeaseName, Namespace: namespace},
-		Client:     client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
+// take serves a state received from the leader.
+func (f *Follower) take(st *State, log *zap.Logger) {
+	received := f.now()
+	f.mu.Lock()
+	if st.Epoch < f.epoch {
+		f.mu.Unlock()
+		log.Warn("ignoring a former leader's decisions", zap.String("leader", st.Leader), zap.Int64("epoch", st.Epoch), zap.Int64("latest", f.epoch))
+		return
 	}
-	e, err := NewElector(lock, DefaultTiming, clock.RealClock{}, log)
-	if err != nil {
-		return err
+	f.epoch, f.receipt = st.Epoch, received
+	f.mu.Unlock()
+	offset := received.Sub(st.At)
+	decisions := make([]scaler.Published, len(st.Decisions))
+	for i, p := range st.Decisions {
+		p.At = p.At.Add(offset)
+		decisions[i] = p
 	}
-	if e.Run(ctx, lead) {
-		lost()
-	}
-	return nil
+	f.board.Replace(decisions, received)
+}
+
+// Synced reports whether the state ConfigMap has been read once.
+func (f *Follower) Synced() bool { return f.synced() }
+
+// Fresh reports whether the last state received is younger than maxAge,
+// by this replica's clock.
+func (f *Follower) Fresh(maxAge time.Duration) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.receipt.IsZero() && f.now().Sub(f.receipt) < maxAge
 }

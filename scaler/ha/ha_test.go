@@ -46,6 +46,7 @@ func TestStateHandover(t *testing.T) {
 	// A follower publishes the leader's decisions on its board.
 	board := &scaler.Board{}
 	leading := false
+	asked := time.Now()
 	Follow(ctx, client, "primetime", board, func() bool { return leading }, zap.NewNop())
 	deadline := time.Now().Add(5 * time.Second)
 	for !board.Ready() {
@@ -54,7 +55,54 @@ func TestStateHandover(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if all := board.All(); len(all) != 10001 || !board.UpdatedAt().Equal(st.At) {
-		t.Errorf("board: %d entries at %s", len(all), board.UpdatedAt())
+	// The board is dated by when it arrived, on this replica's clock.
+	if all := board.All(); len(all) != 10001 || board.UpdatedAt().Before(asked) {
+		t.Errorf("board: %d entries at %s, want 10001 received after %s", len(all), board.UpdatedAt(), asked)
+	}
+}
+
+// TestStateEncodingStreamsBaselines: the baselines the engine yields while
+// the state is encoded arrive in the decoded state as if they had been in
+// Baselines, a key yielded again keeping its last value; 10,000 targets
+// with ten latched baselines each fit in the state ConfigMap.
+func TestStateEncodingStreamsBaselines(t *testing.T) {
+	now := time.Date(2026, 11, 25, 20, 40, 0, 0, time.UTC)
+	st := &State{At: now, Leader: "a", Epoch: 3,
+		Decisions: []scaler.Published{{Namespace: "shop", Name: "web", At: now, Error: "load is stale"}},
+		Baselines: map[string]scaler.Baseline{"shop/web|w.yaml|spot|2026-11-25T20:45:00Z": {Load: 10, Keep: now}},
+		Latched: func(yield func(string, scaler.Baseline) bool) {
+			for i := range 10000 {
+				for w := range 10 {
+					key := fmt.Sprintf("shop-%d/app-%d|w.yaml|w-%d|2026-11-25T20:45:00Z", i%10, i, w)
+					if !yield(key, scaler.Baseline{Load: float64(100 + i%50), Keep: now.Add(2 * time.Hour)}) {
+						return
+					}
+				}
+			}
+			yield("shop/web|w.yaml|spot|2026-11-25T20:45:00Z", scaler.Baseline{Load: 20, Keep: now})
+		}}
+	data, err := encode(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Epoch != 3 || got.Leader != "a" || !got.At.Equal(now) || len(got.Decisions) != 1 || got.Decisions[0].Error != "load is stale" {
+		t.Errorf("decoded %+v", got)
+	}
+	if len(got.Baselines) != 100001 {
+		t.Errorf("%d baselines, want 100001", len(got.Baselines))
+	}
+	if b := got.Baselines["shop/web|w.yaml|spot|2026-11-25T20:45:00Z"]; b.Load != 20 {
+		t.Errorf("a key yielded again: load %g, want the last value 20", b.Load)
+	}
+	if b := got.Baselines["shop-7/app-9997|w.yaml|w-9|2026-11-25T20:45:00Z"]; b.Load != 147 || !b.Keep.Equal(now.Add(2*time.Hour)) {
+		t.Errorf("baseline %+v, want load 147 kept until %s", b, now.Add(2*time.Hour))
+	}
+	t.Logf("10,000 targets, 100,001 baselines: %d kB gzipped (limit %d kB)", len(data)>>10, maxStateBytes>>10)
+	if len(data) > maxStateBytes {
+		t.Errorf("%d kB gzipped, more than the %d kB a state ConfigMap holds", len(data)>>10, maxStateBytes>>10)
 	}
 }

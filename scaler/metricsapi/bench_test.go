@@ -31,7 +31,7 @@ import (
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
 	"github.com/primetime-dev/primetime/e2e/testbed"
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/scaler"
 	"github.com/primetime-dev/primetime/scaler/configwatch"
 	"github.com/primetime-dev/primetime/sources"
@@ -315,7 +315,7 @@ func slowSourceBoard(t testing.TB, ctx context.Context) *scaler.Board {
 	board := &scaler.Board{}
 	engine := &scaler.Engine{Interval: time.Second, Config: store, Poller: poller, Board: board}
 	engine.SyncConfig()
-	go poller.Run(ctx, config.SourcePrometheus, time.Now)
+	go poller.Run(ctx, ground.SourcePrometheus, time.Now, nil)
 	go engine.Run(ctx, time.Now, nil)
 	for !board.Ready() || len(board.All()) == 0 || board.All()[0].Replicas == nil {
 		time.Sleep(10 * time.Millisecond)

@@ -1,24 +1,13 @@
-// Package datadog reads load from Datadog's metrics query API with the
-// official client, batching the queries of all targets into few calls and
-// staying within the organisation's rate limit.
-//
-// Why the v1 query API and not v2 timeseries: v1 takes many queries in one
-// GET (comma-joined, each series tagged with its query_index), which is how
-// the Datadog Cluster Agent serves external metrics at scale, so one call per
-// 35 distinct queries answers every target. v2 /query/timeseries also
-// batches, but its formulas-and-queries body costs more per query to build
-// and decode, and its rate limit is counted the same way; for "give me the
-// latest value of N queries" v1 does the job with less.
 package datadog
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,9 +15,9 @@ import (
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/primetime-dev/primetime/policies"
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/sources"
 )
 
@@ -40,81 +29,164 @@ const (
 	// call, keeping the whole URL under the 8 KiB that proxies and load
 	// balancers commonly accept.
 	DefaultMaxQueryLength = 7000
-	// DefaultWindow is how far back each call looks for points.
+	// DefaultWindow is how far back each live call looks for points (at
+	// least three rollup intervals).
 	DefaultWindow = 5 * time.Minute
-	// MinBackoff and MaxBackoff bound the back-off after a 429 or
-	// repeated errors; it doubles on each new failure.
-	MinBackoff = 30 * time.Second
-	MaxBackoff = 30 * time.Minute
-	// failuresBeforeBackoff is how many refreshes in a row may fail with
-	// errors other than 429 before calls back off.
-	failuresBeforeBackoff = 2
+	// DefaultRollup is the rollup pinned on every query sent, live and
+	// history alike, as the Datadog Cluster Agent pins one: without it the
+	// API picks the interval from the window (1 s for 200 s, 20 s for 51
+	// minutes, 300 s for a day), and a count per bucket (.as_count())
+	// would change unit with the window.
+	DefaultRollup = 30 * time.Second
+	// DefaultBudgetShare is the share of the organisation's query budget
+	// (x-ratelimit-limit per x-ratelimit-period) that primetime's live
+	// reads and history spend together.
+	DefaultBudgetShare = 0.5
+	// DefaultTimeout bounds one call.
+	DefaultTimeout = 10 * time.Second
+	// RejectedRetry is how long a quarantined query (refused with HTTP 400,
+	// or failing alone twice in a row) is answered with its error before it
+	// is sent again, alone.
+	RejectedRetry = 10 * time.Minute
+	// OutageJitter: while every call fails, each refresh sends one probe,
+	// its time jittered (wait.Jitter) by up to this share of the interval so
+	// that the daemons of several clusters do not probe in step.
+	OutageJitter = 0.25
+	// RateLimitJitter is the jitter of each step of RateLimitBackoff.
+	RateLimitJitter = 0.2
 )
 
-// RateLimitRecorder receives the rate-limit budget (sources.Metrics does).
+// RateLimitBackoff is the pause after an HTTP 429 that carries no
+// x-ratelimit-reset: 30 s, doubling up to 5 minutes, each step jittered by
+// up to RateLimitJitter. A 429 with the header pauses until the reset.
+var RateLimitBackoff = wait.Backoff{Duration: 30 * time.Second, Factor: 2, Steps: math.MaxInt32, Cap: 5 * time.Minute}
+
+// RateLimitRecorder receives the rate-limit budget, the pause and the
+// refresh interval in force (sources.Metrics does).
 type RateLimitRecorder interface {
-	SetDatadogRateLimit(remaining float64, backoff time.Duration)
+	SetDatadogRateLimit(name string, remaining float64)
+	SetDatadogBackoff(d time.Duration)
+	SetDatadogRefreshInterval(d time.Duration)
 }
 
 // Config says how to reach Datadog. Keys come from DD_API_KEY and
-// DD_APP_KEY, the site from DD_SITE.
+// DD_APP_KEY, the site from DD_SITE. Zero fields take the defaults above.
 type Config struct {
+	// Site is a Datadog site such as datadoghq.eu; a URL such as
+	// https://api.datadoghq.eu/ is accepted too.
 	Site   string
 	APIKey string
 	AppKey string
 	// Endpoint, when set, replaces the site with a base URL such as
-	// http://127.0.0.1:8080 (tests, proxies).
-	Endpoint       string
-	Timeout        time.Duration
-	Window         time.Duration
+	// http://127.0.0.1:8080 or https://proxy.internal/datadog-proxy (tests,
+	// proxies); its path is kept, /api/v1/query is added to it.
+	Endpoint string
+	// Timeout bounds one call.
+	Timeout time.Duration
+	// Window is how far back a live call looks.
+	Window time.Duration
+	// Rollup is pinned on every query sent (whole seconds).
+	Rollup         time.Duration
 	BatchSize      int
 	MaxQueryLength int
-	HTTPClient     *http.Client
-	Logger         *zap.Logger
-	Observer       sources.Observer
-	RateLimits     RateLimitRecorder
+	// BudgetShare is the share of the organisation's query budget that
+	// primetime spends, in (0, 1].
+	BudgetShare float64
+	HTTPClient  *http.Client
+	Logger      *zap.Logger
+	Observer    sources.Observer
+	RateLimits  RateLimitRecorder
+	// Now is the clock of the source's decisions (pauses, quarantines,
+	// budget); time.Now when nil.
+	Now func() time.Time
+	// Jitter spreads the waits; wait.Jitter when nil.
+	Jitter func(d time.Duration, maxFactor float64) time.Duration
 }
 
 // Source queries Datadog.
+//
+// Failures stay with what failed. A call refused in a way one of its
+// queries can cause (HTTP 400, 422, 5xx, a timeout, an answer with status
+// "error") is split in halves and retried within the same refresh, as long
+// as another call of that refresh succeeded; a query failing alone is sent
+// alone the next time, and quarantined when it fails again (at once for a
+// 400): answered from its error and retried alone every RejectedRetry. When
+// every call of a refresh fails, Datadog itself is failing: each later
+// refresh sends one probe call, and the first that succeeds sends the rest
+// of its refresh. Only a 429 (or a spent budget) pauses every call.
 type Source struct {
 	cfg    Config
 	api    *datadogV1.MetricsApi
 	base   context.Context
 	log    *zap.Logger
 	secret []string
+	url    string // the API's base URL, for logs
 
-	mu           sync.Mutex
-	backoff      time.Duration
-	backoffUntil time.Time
-	failures     int
-	remaining    float64
-	// rejected holds the queries Datadog refused, by text.
-	rejected map[string]rejection
+	mu sync.Mutex
+	// states holds what is known of queries that failed, by query as sent.
+	states map[string]*queryState
+	// pauseUntil: no call before it (a 429, or a spent budget).
+	pauseUntil   time.Time
+	limitBackoff wait.Backoff
+	// outage is set while every call fails.
+	outage    *outage
+	probeTurn int
+	// warned holds the series expressions already reported without a
+	// query_index.
+	warned map[string]bool
+	budget budget
+	// interval, intervalKind: the live refresh interval in force.
+	interval     time.Duration
+	intervalKind intervalKind
 }
 
-// rejection is a query Datadog refused: its error is the answer, without
-// a call, until it is tried again alone at retryAt.
-type rejection struct {
-	err     error
-	retryAt time.Time
+// queryState is a query that failed: a suspect is sent alone; a
+// quarantined one is answered with err until retryAt, then sent alone.
+type queryState struct {
+	err         error
+	quarantined bool
+	retryAt     time.Time
 }
 
-// RejectedRetry is how long a query that Datadog refused (HTTP 400) is
-// answered with that error before it is sent again, alone.
-const RejectedRetry = 10 * time.Minute
+// outage: every call failed since since.
+type outage struct {
+	since time.Time
+	cause error
+}
 
-// rejectedError: Datadog refused the call's queries (HTTP 400, or an
-// answer with status "error"): the fault of a query, not of the service.
-type rejectedError struct{ err error }
+// outageError answers the queries a refresh did not send because Datadog
+// fails every call.
+type outageError struct {
+	since time.Time
+	cause error
+}
 
-func (e *rejectedError) Error() string { return e.err.Error() }
-func (e *rejectedError) Unwrap() error { return e.err }
+func (e *outageError) Error() string {
+	return fmt.Sprintf("%v (Datadog has failed every call since %s; one probe call per refresh until it answers)", e.cause, e.since.UTC().Format(time.RFC3339))
+}
 
-var _ sources.Source = (*Source)(nil)
+func (e *outageError) Unwrap() error { return e.cause }
+
+var (
+	_ sources.Source       = (*Source)(nil)
+	_ sources.BatchHistory = (*Source)(nil)
+	_ sources.Pacer        = (*Source)(nil)
+)
 
 // ConfigFromEnv reads DD_SITE, DD_API_KEY and DD_APP_KEY.
 func ConfigFromEnv(getenv func(string) string) Config {
 	return Config{Site: getenv("DD_SITE"), APIKey: getenv("DD_API_KEY"), AppKey: getenv("DD_APP_KEY")}
+}
+
+// NormalizeSite turns what people put in DD_SITE into a site name:
+// "https://api.datadoghq.eu/" and "api.datadoghq.eu" are "datadoghq.eu".
+func NormalizeSite(site string) string {
+	s := strings.TrimSpace(site)
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	s = strings.TrimRight(s, "/")
+	return strings.TrimPrefix(s, "api.")
 }
 
 // New returns a Datadog source.
@@ -122,20 +194,33 @@ func New(cfg Config) (*Source, error) {
 	if cfg.APIKey == "" || cfg.AppKey == "" {
 		return nil, errors.New("datadog: DD_API_KEY and DD_APP_KEY must both be set")
 	}
+	cfg.Site = NormalizeSite(cfg.Site)
 	if cfg.Site == "" {
 		cfg.Site = "datadoghq.com"
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
 	}
-	if cfg.Window <= 0 {
-		cfg.Window = DefaultWindow
+	def(&cfg.Timeout, DefaultTimeout)
+	def(&cfg.Window, DefaultWindow)
+	def(&cfg.Rollup, DefaultRollup)
+	if cfg.Rollup%time.Second != 0 {
+		return nil, fmt.Errorf("datadog: the rollup %s is not a whole number of seconds", cfg.Rollup)
 	}
+	cfg.Window = max(cfg.Window, 3*cfg.Rollup)
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
 	if cfg.MaxQueryLength <= 0 {
 		cfg.MaxQueryLength = DefaultMaxQueryLength
+	}
+	switch {
+	case cfg.BudgetShare == 0:
+		cfg.BudgetShare = DefaultBudgetShare
+	case cfg.BudgetShare < 0 || cfg.BudgetShare > 1 || math.IsNaN(cfg.BudgetShare):
+		return nil, fmt.Errorf("datadog: the budget share %v is not in (0, 1]; 0.5 leaves half of the organisation's query budget to other tools", cfg.BudgetShare)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -145,6 +230,12 @@ func New(cfg Config) (*Source, error) {
 	}
 	if cfg.RateLimits == nil {
 		cfg.RateLimits = (*sources.Metrics)(nil)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Jitter == nil {
+		cfg.Jitter = wait.Jitter
 	}
 	dc := datadog.NewConfiguration()
 	dc.HTTPClient = cfg.HTTPClient
@@ -161,26 +252,42 @@ func New(cfg Config) (*Source, error) {
 		if err != nil || u.Scheme == "" || u.Host == "" {
 			return nil, fmt.Errorf("datadog: endpoint %q is not a base URL like https://api.datadoghq.eu", cfg.Endpoint)
 		}
+		// Server 1 is "{protocol}://{name}": the name carries the path.
 		ctx = context.WithValue(ctx, datadog.ContextServerIndex, 1)
-		ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"protocol": u.Scheme, "name": u.Host})
+		ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"protocol": u.Scheme, "name": u.Host + strings.TrimRight(u.EscapedPath(), "/")})
 	case slices.Contains(dc.Servers[0].Variables["site"].EnumValues, cfg.Site):
 		ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"site": cfg.Site})
 	default:
 		ctx = context.WithValue(ctx, datadog.ContextServerIndex, 1)
 		ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"protocol": "https", "name": "api." + cfg.Site})
 	}
-	return &Source{
-		cfg:       cfg,
-		api:       datadogV1.NewMetricsApi(datadog.NewAPIClient(dc)),
-		base:      ctx,
-		log:       cfg.Logger,
-		secret:    []string{cfg.APIKey, cfg.AppKey},
-		remaining: -1,
-	}, nil
+	s := &Source{
+		cfg:    cfg,
+		api:    datadogV1.NewMetricsApi(datadog.NewAPIClient(dc)),
+		base:   ctx,
+		log:    cfg.Logger,
+		secret: []string{cfg.APIKey, cfg.AppKey},
+		states: map[string]*queryState{},
+		warned: map[string]bool{},
+		budget: budget{share: cfg.BudgetShare},
+	}
+	s.limitBackoff = RateLimitBackoff
+	u, err := s.api.Client.Cfg.ServerURLWithContext(ctx, "v1.MetricsApi.QueryMetrics")
+	if err != nil {
+		return nil, fmt.Errorf("datadog: %w", err)
+	}
+	s.url = u
+	return s, nil
 }
 
+// BaseURL is the URL the query API is called at, without /api/v1/query.
+func (s *Source) BaseURL() string { return s.url }
+
 // Kind implements sources.Source.
-func (s *Source) Kind() config.SourceKind { return config.SourceDatadog }
+func (s *Source) Kind() ground.SourceKind { return ground.SourceDatadog }
+
+// HistoryBatchSize implements sources.BatchHistory.
+func (s *Source) HistoryBatchSize() int { return s.cfg.BatchSize }
 
 // callContext carries the keys and server of the base context, and the
 // deadline and cancellation of ctx.
@@ -211,349 +318,303 @@ func Chunks(queries []string, size, maxLen int) [][]string {
 	return out
 }
 
-// Fetch asks Datadog for every distinct query, a batch per call. While
-// backing off it makes no call and answers every query rate-limited.
-func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Time) map[string]sources.Result {
-	out := make(map[string]sources.Result, len(queries))
-	byText := map[string][]string{} // query text -> keys
-	var texts []string
-	for _, q := range queries {
-		t := q.Spec.Datadog
-		if _, seen := byText[t]; !seen {
-			texts = append(texts, t)
-		}
-		byText[t] = append(byText[t], q.Key())
-	}
-	set := func(text string, r sources.Result) {
-		for _, k := range byText[text] {
-			out[k] = r
-		}
-	}
-	if until, waiting := s.waiting(now); waiting {
-		for _, t := range texts {
-			set(t, sources.Result{Err: &sources.RateLimitError{RetryAt: until}})
-		}
-		return out
-	}
-	failed := false
-	alone, batched := s.sortRejected(texts, now, set)
-	chunks := append(alone, Chunks(batched, s.cfg.BatchSize, s.cfg.MaxQueryLength)...)
-	for i := 0; i < len(chunks); i++ {
-		chunk := chunks[i]
-		results, status, err := s.call(ctx, chunk, now)
-		if status == http.StatusTooManyRequests {
-			until := s.startBackoff(now, "HTTP 429 Too Many Requests")
-			rest := slices.Concat(chunks[i:]...)
-			for _, t := range rest {
-				set(t, sources.Result{Err: &sources.RateLimitError{RetryAt: until}})
-			}
-			return out
-		}
-		var rejected *rejectedError
-		switch {
-		case errors.As(err, &rejected) && len(chunk) > 1:
-			// One bad query fails its whole batch: halve the batch until
-			// the bad one stands alone, so that the others still refresh.
-			h := len(chunk) / 2
-			chunks = append(chunks, chunk[:h], chunk[h:])
-		case errors.As(err, &rejected):
-			s.reject(chunk[0], err, now)
-			set(chunk[0], sources.Result{Err: err})
-		case err != nil:
-			failed = true
-			for _, t := range chunk {
-				set(t, sources.Result{Err: err})
-			}
-		default:
-			for j, t := range chunk {
-				set(t, results[j])
-			}
-			if len(chunk) == 1 {
-				s.reject(chunk[0], nil, now) // accepted again
-			}
-		}
-	}
-	s.settle(now, failed)
-	return out
+// textSet is the distinct queries of a refresh, as sent (rollup pinned),
+// with the keys of the targets' queries each answers.
+type textSet struct {
+	order    []string            // as sent, in first-seen order
+	keys     map[string][]string // as sent -> Query.Keys
+	original map[string]string   // as sent -> as the user wrote it
 }
 
-// sortRejected answers the queries Datadog refused from their error until
-// they are due to be tried again, and returns those due (each to be sent
-// alone) and the others. Rejections of queries no longer asked for are
-// forgotten.
-func (s *Source) sortRejected(texts []string, now time.Time, set func(string, sources.Result)) (alone [][]string, batched []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Source) textsOf(queries []sources.Query) textSet {
+	ts := textSet{keys: map[string][]string{}, original: map[string]string{}}
+	for _, q := range queries {
+		t := PinRollup(q.Spec.Datadog, s.cfg.Rollup)
+		if _, seen := ts.keys[t]; !seen {
+			ts.order = append(ts.order, t)
+			ts.original[t] = q.Spec.Datadog
+		}
+		ts.keys[t] = append(ts.keys[t], q.Key())
+	}
+	return ts
+}
+
+// plan is what a refresh does with each distinct query.
+type plan struct {
+	answered map[string]error // not sent: quarantined (or, for history, suspect)
+	alone    []string         // suspects and due retries, each in a call of its own
+	batched  []string
+}
+
+// planLocked sorts the queries by what is known of them. A live refresh
+// forgets the states of queries no longer asked for; history sends neither
+// suspects nor retries (the live refresh decides on them).
+func (s *Source) planLocked(texts []string, now time.Time, live bool) plan {
+	p := plan{answered: map[string]error{}}
 	asked := make(map[string]bool, len(texts))
 	for _, t := range texts {
 		asked[t] = true
-		r, ok := s.rejected[t]
+		st := s.states[t]
 		switch {
-		case !ok:
-			batched = append(batched, t)
-		case now.Before(r.retryAt):
-			set(t, sources.Result{Err: r.err})
+		case st == nil:
+			p.batched = append(p.batched, t)
+		case st.quarantined && now.Before(st.retryAt), !live:
+			p.answered[t] = st.err
 		default:
-			alone = append(alone, []string{t})
+			p.alone = append(p.alone, t)
 		}
 	}
-	for t := range s.rejected {
-		if !asked[t] {
-			delete(s.rejected, t)
+	if live {
+		for t := range s.states {
+			if !asked[t] {
+				delete(s.states, t)
+			}
 		}
 	}
-	return alone, batched
+	return p
 }
 
-// reject records that Datadog refused query text alone with err, or, with
-// a nil err, that it accepts it.
-func (s *Source) reject(text string, err error, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err == nil {
-		delete(s.rejected, text)
-		return
+// batches returns the calls of a plan: each query of alone in its own,
+// then the others in chunks.
+func (s *Source) batches(p plan) [][]string {
+	var out [][]string
+	for _, t := range p.alone {
+		out = append(out, []string{t})
 	}
-	if s.rejected == nil {
-		s.rejected = map[string]rejection{}
-	}
-	s.rejected[text] = rejection{err: err, retryAt: now.Add(RejectedRetry)}
-	s.log.Warn("datadog: query refused; it is retried alone every "+RejectedRetry.String(), zap.String("query", text), zap.Error(err))
+	return append(out, Chunks(p.batched, s.cfg.BatchSize, s.cfg.MaxQueryLength)...)
 }
 
-// waiting reports whether calls are paused, and until when.
-func (s *Source) waiting(now time.Time) (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Before(s.backoffUntil) {
-		return s.backoffUntil, true
+// liveWindow is how far back a live call looks: the configured window, at
+// least three buckets of the widest rollup among the queries.
+func (s *Source) liveWindow(texts []string) time.Duration {
+	w := s.cfg.Window
+	for _, t := range texts {
+		w = max(w, 3*rollupOf(t))
 	}
-	return time.Time{}, false
+	return w
 }
 
-// startBackoff doubles the back-off (from MinBackoff, up to MaxBackoff) and
-// pauses calls for it, or until the rate-limit period resets if later.
-func (s *Source) startBackoff(now time.Time, why string) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.backoff == 0:
-		s.backoff = MinBackoff
-	default:
-		s.backoff = min(2*s.backoff, MaxBackoff)
+// Fetch asks Datadog for every distinct query, a batch per call. While a
+// rate limit pauses the calls it makes none and answers every query
+// rate-limited; while Datadog fails every call it sends one probe.
+func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Time) map[string]sources.Result {
+	set := s.textsOf(queries)
+	out := make(map[string]sources.Result, len(queries))
+	put := func(t string, r sources.Result) {
+		for _, k := range set.keys[t] {
+			out[k] = r
+		}
 	}
-	until := now.Add(s.backoff)
-	if s.backoffUntil.After(until) {
-		until = s.backoffUntil // a reset announced by the headers
+	if len(set.order) == 0 {
+		return out
 	}
-	s.backoffUntil = until
-	s.cfg.RateLimits.SetDatadogRateLimit(max(s.remaining, 0), until.Sub(now))
-	s.log.Warn("datadog: backing off", zap.String("reason", why), zap.Duration("backoff", s.backoff), zap.Time("until", until))
-	return until
-}
-
-// settle ends a refresh: repeated failures start a back-off, a clean
-// refresh resets it.
-func (s *Source) settle(now time.Time, failed bool) {
 	s.mu.Lock()
-	if !failed {
-		s.failures, s.backoff = 0, 0
+	if now.Before(s.pauseUntil) {
+		rl := &sources.RateLimitError{RetryAt: s.pauseUntil}
 		s.mu.Unlock()
-		return
+		for _, t := range set.order {
+			put(t, sources.Result{Err: rl})
+		}
+		return out
 	}
-	s.failures++
-	n := s.failures
+	pl := s.planLocked(set.order, now, true)
+	down := s.outage
 	s.mu.Unlock()
-	if n >= failuresBeforeBackoff {
-		s.startBackoff(now, fmt.Sprintf("%d refreshes in a row failed", n))
+	for t, err := range pl.answered {
+		put(t, sources.Result{Err: err})
 	}
-}
-
-// recordHeaders reads the X-RateLimit-* headers. When the budget is spent
-// it pauses calls until the period resets.
-func (s *Source) recordHeaders(h http.Header, now time.Time) {
-	remaining, err := strconv.ParseFloat(h.Get("X-RateLimit-Remaining"), 64)
-	if err != nil {
-		return
+	// The calls a refresh needs when nothing fails; suspects and retries
+	// sent alone, splits and probes are counted apart in the budget.
+	planned := len(Chunks(pl.batched, s.cfg.BatchSize, s.cfg.MaxQueryLength))
+	from := now.Add(-s.liveWindow(set.order))
+	deliver := func(ex *exchange) {
+		for t, list := range ex.series {
+			put(t, latest(list, set.original[t], now, s.cfg.Rollup))
+		}
+		for t, err := range ex.errs {
+			put(t, sources.Result{Err: err})
+		}
 	}
-	s.mu.Lock()
-	s.remaining = remaining
-	var pause time.Duration
-	if remaining <= 0 {
-		if reset, err := strconv.ParseFloat(h.Get("X-RateLimit-Reset"), 64); err == nil && reset > 0 {
-			pause = time.Duration(reset * float64(time.Second))
-			if until := now.Add(pause); until.After(s.backoffUntil) {
-				s.backoffUntil = until
+	calls, succeeded := 0, false
+	if down != nil {
+		probe, ok := s.nextProbe(pl)
+		if !ok {
+			return out
+		}
+		ex := s.exchange(ctx, [][]string{{probe}}, from, now, now, purposeLive, false)
+		calls += ex.calls
+		deliver(ex)
+		if !ex.ok {
+			var err error = &outageError{since: down.since, cause: ex.cause}
+			if ex.limited != nil {
+				err = ex.limited
 			}
-		}
-	}
-	backoff := max(s.backoffUntil.Sub(now), 0)
-	s.mu.Unlock()
-	s.cfg.RateLimits.SetDatadogRateLimit(remaining, backoff)
-}
-
-// call runs one query API call for a batch and maps its series back to the
-// batch's queries by query_index.
-func (s *Source) call(ctx context.Context, batch []string, now time.Time) ([]sources.Result, int, error) {
-	cctx, cancel := s.callContext(ctx)
-	defer cancel()
-	from := now.Add(-s.cfg.Window)
-	start := time.Now()
-	resp, httpResp, err := s.api.QueryMetrics(cctx, from.Unix(), now.Unix(), strings.Join(batch, ","))
-	status := 0
-	if httpResp != nil {
-		status = httpResp.StatusCode
-		s.recordHeaders(httpResp.Header, now)
-	}
-	if err != nil {
-		err = s.describe(err, status)
-		if status == http.StatusTooManyRequests {
-			err = &sources.RateLimitError{RetryAt: now.Add(MinBackoff)}
-		}
-		s.cfg.Observer.ObserveRequest(config.SourceDatadog, sources.OutcomeOf(err), time.Since(start))
-		if status == http.StatusBadRequest {
-			return nil, status, &rejectedError{err}
-		}
-		s.log.Warn("datadog: query call failed", zap.Int("queries", len(batch)), zap.Int("status", status), zap.Error(err))
-		return nil, status, err
-	}
-	s.cfg.Observer.ObserveRequest(config.SourceDatadog, sources.OutcomeSuccess, time.Since(start))
-	out, err := decodeResponse(&resp, batch, now)
-	if err != nil {
-		return nil, status, &rejectedError{errors.New(s.redact(err.Error()))}
-	}
-	return out, status, nil
-}
-
-// decodeResponse maps a query API answer to the batch's queries by
-// query_index: each gets its newest complete point, no data, or an error
-// when it returns several series. An answer with status "error" is an
-// error for the whole batch.
-func decodeResponse(resp *datadogV1.MetricsQueryResponse, batch []string, now time.Time) ([]sources.Result, error) {
-	if resp.Status != nil && *resp.Status == "error" {
-		msg := "the query failed"
-		if resp.Error != nil {
-			msg = *resp.Error
-		}
-		return nil, fmt.Errorf("datadog: %s", msg)
-	}
-	perQuery := make([][]datadogV1.MetricsQueryMetadata, len(batch))
-	for _, series := range resp.Series {
-		idx := 0
-		if series.QueryIndex != nil {
-			idx = int(*series.QueryIndex)
-		} else if len(batch) > 1 {
-			continue // cannot tell which query it answers
-		}
-		if idx >= 0 && idx < len(batch) {
-			perQuery[idx] = append(perQuery[idx], series)
-		}
-	}
-	out := make([]sources.Result, len(batch))
-	for i, list := range perQuery {
-		switch len(list) {
-		case 0:
-			out[i] = sources.Result{Err: sources.ErrNoData}
-		case 1:
-			out[i] = latest(list[0], now)
-		default:
-			out[i] = sources.Result{Err: fmt.Errorf("datadog query %q returns %d series, want one; aggregate it, e.g. sum:metric{scope}", batch[i], len(list))}
-		}
-	}
-	return out, nil
-}
-
-// latest returns a series' newest complete point. The last rollup bucket
-// is still filling up (its points arrive for a minute or more), so a bucket
-// that ends after the query's end is ignored. The value's time is the end of
-// its bucket.
-func latest(series datadogV1.MetricsQueryMetadata, now time.Time) sources.Result {
-	points := completePoints(series, now)
-	if len(points) == 0 {
-		return sources.Result{Err: sources.ErrNoData}
-	}
-	return sources.Result{Value: sources.Value{V: points[len(points)-1].V, At: points[len(points)-1].T}}
-}
-
-// completePoints returns the non-null points of complete buckets, in time
-// order, each stamped with the end of its bucket.
-func completePoints(series datadogV1.MetricsQueryMetadata, end time.Time) policies.Series {
-	interval := time.Duration(series.GetInterval()) * time.Second
-	var out policies.Series
-	for i, p := range series.Pointlist {
-		if len(p) < 2 || p[0] == nil || p[1] == nil {
-			continue
-		}
-		ts := time.UnixMilli(int64(*p[0]))
-		bucketEnd := ts.Add(interval)
-		if interval == 0 {
-			// No interval given: the last point is the incomplete bucket.
-			if i == len(series.Pointlist)-1 {
-				continue
+			for _, t := range slices.Concat(pl.alone, pl.batched) {
+				if t != probe {
+					put(t, sources.Result{Err: err})
+				}
 			}
-			bucketEnd = ts
+			s.settleLive(ex, now, 0, calls)
+			return out
 		}
-		if bucketEnd.After(end) {
-			continue
-		}
-		out = append(out, policies.Sample{T: bucketEnd, V: *p[1]})
+		s.endOutage(now, down)
+		pl.alone = slices.DeleteFunc(pl.alone, func(t string) bool { return t == probe })
+		pl.batched = slices.DeleteFunc(pl.batched, func(t string) bool { return t == probe })
+		succeeded = true
+		s.settleQueries(ex, now)
 	}
-	slices.SortFunc(out, func(a, b policies.Sample) int { return a.T.Compare(b.T) })
+	ex := s.exchange(ctx, s.batches(pl), from, now, now, purposeLive, succeeded)
+	calls += ex.calls
+	deliver(ex)
+	s.settleLive(ex, now, planned, calls)
 	return out
 }
 
+// nextProbe picks the query of an outage's probe call, in turn among the
+// queries to send, so that one broken query cannot keep the source dark.
+func (s *Source) nextProbe(p plan) (string, bool) {
+	candidates := slices.Concat(p.alone, p.batched)
+	if len(candidates) == 0 {
+		return "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := candidates[s.probeTurn%len(candidates)]
+	s.probeTurn++
+	return t, true
+}
+
+// endOutage records that Datadog answers again.
+func (s *Source) endOutage(now time.Time, down *outage) {
+	s.mu.Lock()
+	s.outage = nil
+	s.mu.Unlock()
+	s.log.Info("datadog: answers again", zap.Duration("after", now.Sub(down.since)))
+}
+
+// settleLive ends a live refresh: an outage starts when no call succeeded;
+// otherwise what failed alone is remembered; the calls count in the budget.
+func (s *Source) settleLive(ex *exchange, now time.Time, planned, calls int) {
+	if ex.limited == nil && !ex.ok && ex.calls > 0 {
+		s.mu.Lock()
+		started := s.outage == nil
+		if started {
+			s.outage = &outage{since: now, cause: ex.cause}
+		} else {
+			s.outage.cause = ex.cause
+		}
+		s.mu.Unlock()
+		if started {
+			s.log.Warn("datadog: every call failed; one probe call per refresh until Datadog answers", zap.Int("calls", ex.calls), zap.Error(ex.cause))
+		}
+	} else if ex.ok {
+		s.settleQueries(ex, now)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.budget.refreshed(now, planned, calls, s.outage != nil)
+}
+
+// settleQueries updates what is known of the queries of an exchange in
+// which a call succeeded: answered ones are cleared; one failing alone is a
+// suspect, sent alone next time, and quarantined if it fails again (at
+// once when Datadog refused it with HTTP 400).
+func (s *Source) settleQueries(ex *exchange, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t := range ex.series {
+		if st := s.states[t]; st != nil {
+			delete(s.states, t)
+			if st.quarantined {
+				s.log.Info("datadog: a quarantined query is accepted again", zap.String("query", t))
+			}
+		}
+	}
+	for t, ce := range ex.alone {
+		if !ce.kind.split() {
+			continue
+		}
+		st := s.states[t]
+		if st == nil && ce.kind != failQuery {
+			s.states[t] = &queryState{err: ce}
+			continue
+		}
+		s.states[t] = &queryState{err: ce, quarantined: true, retryAt: now.Add(RejectedRetry)}
+		s.log.Warn("datadog: query refused; it is answered with its error and retried alone every "+RejectedRetry.String(), zap.String("query", t), zap.Error(ce))
+	}
+}
+
 // History returns one query's complete points over [from, to].
-func (s *Source) History(ctx context.Context, q sources.Query, from, to time.Time, _ time.Duration) (policies.Series, error) {
-	now := time.Now()
-	if until, waiting := s.waiting(now); waiting {
-		return nil, &sources.RateLimitError{RetryAt: until}
+func (s *Source) History(ctx context.Context, q sources.Query, from, to time.Time, step time.Duration) (ground.Series, error) {
+	r, ok := s.HistoryBatch(ctx, []sources.Query{q}, from, to, step)[q.Key()]
+	if !ok {
+		return nil, errors.New("datadog: no answer for this query")
 	}
-	cctx, cancel := s.callContext(ctx)
-	defer cancel()
-	start := time.Now()
-	resp, httpResp, err := s.api.QueryMetrics(cctx, from.Unix(), to.Unix(), q.Spec.Datadog)
-	status := 0
-	if httpResp != nil {
-		status = httpResp.StatusCode
-		s.recordHeaders(httpResp.Header, now)
-	}
-	s.cfg.Observer.ObserveRequest(config.SourceDatadog, sources.OutcomeOf(err), time.Since(start))
-	if status == http.StatusTooManyRequests {
-		return nil, &sources.RateLimitError{RetryAt: s.startBackoff(now, "HTTP 429 Too Many Requests")}
-	}
-	if err != nil {
-		return nil, s.describe(err, status)
-	}
-	switch len(resp.Series) {
-	case 0:
-		return nil, nil
-	case 1:
-		return completePoints(resp.Series[0], to), nil
-	}
-	return nil, fmt.Errorf("datadog query %q returns %d series, want one", q.Spec.Datadog, len(resp.Series))
+	return r.Series, r.Err
 }
 
-// describe turns a client error into one that names the HTTP status and
-// what Datadog said, with the keys redacted should they ever be echoed.
-func (s *Source) describe(err error, status int) error {
-	var apiErr datadog.GenericOpenAPIError
-	msg := err.Error()
-	if errors.As(err, &apiErr) {
-		body := strings.TrimSpace(string(apiErr.Body()))
-		if len(body) > 300 {
-			body = body[:300] + "..."
-		}
-		msg = apiErr.ErrorMessage
-		if body != "" {
-			msg += ": " + body
+// HistoryBatch implements sources.BatchHistory: the distinct queries, up to
+// BatchSize per call over the same range, at the pinned rollup (step is not
+// used: the history has the live reads' unit). Its calls count as history
+// in the budget. While Datadog fails every live call or a rate limit
+// pauses calls it makes none; quarantined and suspect queries are answered
+// with their error.
+func (s *Source) HistoryBatch(ctx context.Context, queries []sources.Query, from, to time.Time, _ time.Duration) map[string]sources.HistoryResult {
+	now := s.cfg.Now()
+	set := s.textsOf(queries)
+	out := make(map[string]sources.HistoryResult, len(queries))
+	put := func(t string, r sources.HistoryResult) {
+		for _, k := range set.keys[t] {
+			out[k] = r
 		}
 	}
-	if status != 0 {
-		return fmt.Errorf("datadog query API: HTTP %d: %s", status, s.redact(msg))
+	s.mu.Lock()
+	var refuse error
+	switch {
+	case now.Before(s.pauseUntil):
+		refuse = &sources.RateLimitError{RetryAt: s.pauseUntil}
+	case s.outage != nil:
+		refuse = &outageError{since: s.outage.since, cause: s.outage.cause}
 	}
-	return fmt.Errorf("datadog query API: %s", s.redact(msg))
+	pl := s.planLocked(set.order, now, false)
+	s.mu.Unlock()
+	if refuse != nil {
+		for _, t := range set.order {
+			put(t, sources.HistoryResult{Err: refuse})
+		}
+		return out
+	}
+	for t, err := range pl.answered {
+		put(t, sources.HistoryResult{Err: err})
+	}
+	ex := s.exchange(ctx, Chunks(pl.batched, s.cfg.BatchSize, s.cfg.MaxQueryLength), from, to, now, purposeHistory, false)
+	for t, list := range ex.series {
+		switch len(list) {
+		case 0:
+			put(t, sources.HistoryResult{})
+		case 1:
+			put(t, sources.HistoryResult{Series: completePoints(list[0], now, s.cfg.Rollup)})
+		default:
+			put(t, sources.HistoryResult{Err: groupedError(set.original[t], len(list))})
+		}
+	}
+	for t, err := range ex.errs {
+		put(t, sources.HistoryResult{Err: err})
+	}
+	if ex.ok {
+		// A query failing alone here is sent alone by the next live refresh.
+		s.mu.Lock()
+		for t, ce := range ex.alone {
+			if ce.kind.split() && s.states[t] == nil {
+				s.states[t] = &queryState{err: ce}
+			}
+		}
+		s.mu.Unlock()
+	}
+	return out
 }
 
+// redact removes the keys from a message should Datadog ever echo them.
 func (s *Source) redact(msg string) string {
 	for _, k := range s.secret {
 		if k != "" {

@@ -2,11 +2,11 @@ package datadog
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -19,27 +19,36 @@ const (
 // fakeDatadog follows Datadog's documented v1 query API: GET /api/v1/query
 // with from, to (seconds) and query (one or more comma-joined queries),
 // authenticated by the DD-API-KEY and DD-APPLICATION-KEY headers. It
-// answers one series per query with a 20 s rollup, tagged with query_index,
-// and reports its rate limit in X-RateLimit-* headers.
+// answers one series per query, tagged with query_index, at the interval
+// the query's .rollup(fn,N) pins, and reports its rate limit in lower-case
+// x-ratelimit-* headers, as recorded answers do. Buckets that ended in the
+// last 30 s before to are still filling: they hold part of the load.
 type fakeDatadog struct {
-	t        testing.TB
-	mu       sync.Mutex
-	calls    int
-	batches  [][]string
-	limit    int
-	used     int
-	fail     []int // HTTP statuses to answer the next calls with
-	failBody string
-	// reject makes a call holding this query fail with HTTP 400, as
-	// Datadog refuses a whole comma-joined call for one bad query.
-	reject func(query string) bool
-	// value gives each query's load; series overrides the whole answer.
+	t      testing.TB
+	mu     sync.Mutex
+	prefix string // the path before /api/v1/query
+	calls  int
+	// batches holds the queries of each call as received (rollup pinned).
+	batches [][]string
+	ranges  [][2]int64
+	limit   int
+	used    int
+	reset   int // x-ratelimit-reset, seconds
+	// fail answers the next calls with these fixtures.
+	fail []fixture
+	// refuse, when it returns a fixture, answers the call with it instead,
+	// as Datadog refuses a whole comma-joined call for one bad query.
+	refuse func(queries []string) (fixture, bool)
+	// value gives each query's load per second (queries without their
+	// pinned rollup); series overrides the whole answer.
 	value  func(query string) float64
 	series func(query string, index int, from, to int64) []map[string]any
+	// clock, when set, is "now" for the buckets still filling (else to).
+	clock *simClock
 }
 
 func newFake(t testing.TB) (*fakeDatadog, *httptest.Server) {
-	f := &fakeDatadog{t: t, limit: 1600, value: func(q string) float64 { return float64(len(q)) }}
+	f := &fakeDatadog{t: t, limit: 1600, reset: 600, value: func(q string) float64 { return float64(len(q)) }}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -65,52 +74,59 @@ func splitQueries(s string) []string {
 	return append(out, s[start:])
 }
 
+var pinned = regexp.MustCompile(`\.rollup\((\w+),(\d+)\)$`)
+
+// unpin returns a query without its final .rollup(fn,N), and N (0 when it
+// has none).
+func unpin(q string) (string, int64) {
+	m := pinned.FindStringSubmatch(q)
+	if m == nil {
+		return q, 0
+	}
+	n, _ := strconv.ParseInt(m[2], 10, 64)
+	return strings.TrimSuffix(q, m[0]), n
+}
+
 func (f *fakeDatadog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r.URL.Path != "/api/v1/query" || r.Method != http.MethodGet {
-		http.Error(w, `{"errors":["Not found"]}`, http.StatusNotFound)
+	if r.URL.Path != f.prefix+"/api/v1/query" || r.Method != http.MethodGet {
+		fixture{http.StatusNotFound, nil, `{"errors":["Not found"]}`}.write(w)
 		return
 	}
 	if r.Header.Get("DD-API-KEY") != testAPIKey || r.Header.Get("DD-APPLICATION-KEY") != testAppKey {
-		http.Error(w, `{"errors":["Forbidden"]}`, http.StatusForbidden)
+		fixture403.write(w)
 		return
 	}
 	f.calls++
 	f.used++
-	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(f.limit))
-	w.Header().Set("X-RateLimit-Period", "3600")
-	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(max(f.limit-f.used, 0)))
-	w.Header().Set("X-RateLimit-Reset", "600")
-	w.Header().Set("Content-Type", "application/json")
+	headers := func(fx fixture) fixture {
+		if fx.header == nil {
+			fx.header = rateHeaders(f.limit, max(f.limit-f.used, 0), f.reset)
+		}
+		return fx
+	}
 	if len(f.fail) > 0 {
-		status := f.fail[0]
+		fx := f.fail[0]
 		f.fail = f.fail[1:]
-		if status == http.StatusTooManyRequests {
-			w.Header().Set("X-RateLimit-Remaining", "0")
-			w.Header().Set("X-RateLimit-Reset", "5")
-		}
-		w.WriteHeader(status)
-		body := f.failBody
-		if body == "" {
-			body = fmt.Sprintf(`{"errors":["status %d"]}`, status)
-		}
-		fmt.Fprint(w, body)
+		headers(fx).write(w)
 		return
 	}
 	q := r.URL.Query()
 	from, err1 := strconv.ParseInt(q.Get("from"), 10, 64)
 	to, err2 := strconv.ParseInt(q.Get("to"), 10, 64)
 	if err1 != nil || err2 != nil || q.Get("query") == "" {
-		http.Error(w, `{"errors":["from, to and query are required"]}`, http.StatusBadRequest)
+		headers(fixture{http.StatusBadRequest, nil, `{"errors":["from, to and query are required"]}`}).write(w)
 		return
 	}
 	queries := splitQueries(q.Get("query"))
 	f.batches = append(f.batches, queries)
-	if f.reject != nil && slices.ContainsFunc(queries, f.reject) {
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"errors":["Error parsing query: unknown function 'rate_per_sec'"]}`)
-		return
+	f.ranges = append(f.ranges, [2]int64{from, to})
+	if f.refuse != nil {
+		if fx, ok := f.refuse(queries); ok {
+			headers(fx).write(w)
+			return
+		}
 	}
 	var series []map[string]any
 	for i, query := range queries {
@@ -118,31 +134,53 @@ func (f *fakeDatadog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			series = append(series, f.series(query, i, from, to)...)
 			continue
 		}
-		series = append(series, f.rollup(query, i, from, to, f.value(query)))
+		series = append(series, f.rollup(query, i, from, to))
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"status": "ok", "res_type": "time_series", "series": series,
+	body, err := json.Marshal(map[string]any{
+		"status": "ok", "res_type": "time_series", "resp_version": 1, "series": series,
 		"from_date": from * 1000, "to_date": to * 1000, "query": q.Get("query"),
+		"values": []any{}, "times": []any{}, "message": "", "group_by": []any{},
 	})
+	if err != nil {
+		f.t.Errorf("fake: %v", err)
+	}
+	headers(fixture{http.StatusOK, nil, string(body)}).write(w)
 }
 
-// rollup returns a 20 s rollup of a constant value over [from, to]; the
-// last bucket, still filling, holds a tenth of it as real partial buckets do.
-func (f *fakeDatadog) rollup(query string, index int, from, to int64, v float64) map[string]any {
-	const interval = 20
+// rollup returns the query's load at its pinned interval over [from, to]
+// (20 s when it pins none): per second for avg, per bucket for a sum of
+// .as_count(). Buckets that ended less than 30 s before now hold 60% of it,
+// the one still open 10%.
+func (f *fakeDatadog) rollup(query string, index int, from, to int64) map[string]any {
+	bare, interval := unpin(query)
+	if interval == 0 {
+		interval = 20
+	}
+	now := to
+	if f.clock != nil {
+		now = f.clock.now().Unix()
+	}
+	v := f.value(bare)
+	if strings.Contains(bare, ".as_count()") {
+		v *= float64(interval)
+	}
 	var points [][]any
 	start := from - from%interval
 	for ts := start; ts <= to; ts += interval {
 		val := v
-		if ts+interval > to {
+		switch {
+		case ts+interval > now:
 			val = v / 10
+		case ts+interval > now-30:
+			val = v * 6 / 10
 		}
 		points = append(points, []any{float64(ts * 1000), val})
 	}
 	return map[string]any{
-		"metric": "trace.http.request.hits", "display_name": query, "expression": query,
+		"metric": "trace.http.request.hits", "display_name": bare, "expression": query,
 		"scope": "service:web", "aggr": "sum", "interval": interval, "length": len(points),
 		"start": start * 1000, "end": to * 1000, "pointlist": points, "query_index": index,
+		"tag_set": []string{}, "attributes": map[string]any{},
 	}
 }
 
@@ -152,8 +190,15 @@ func (f *fakeDatadog) callCount() int {
 	return f.calls
 }
 
-func (f *fakeDatadog) failNext(statuses ...int) {
+func (f *fakeDatadog) failNext(fx ...fixture) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fail = append(f.fail, statuses...)
+	f.fail = append(f.fail, fx...)
+}
+
+// sent returns every query of every call so far, as received.
+func (f *fakeDatadog) sent() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]string(nil), f.batches...)
 }

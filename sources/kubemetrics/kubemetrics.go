@@ -1,6 +1,3 @@
-// Package kubemetrics reads the CPU usage of a target's pods from the
-// Kubernetes resource metrics API (metrics.k8s.io, served by
-// metrics-server), for workloads whose load is best measured in cores.
 package kubemetrics
 
 import (
@@ -11,8 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
-	"github.com/primetime-dev/primetime/policies"
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/sources"
 )
 
@@ -38,10 +34,10 @@ func New(client metricsclient.Interface, timeout time.Duration, observe sources.
 }
 
 // Kind implements sources.Source.
-func (s *Source) Kind() config.SourceKind { return config.SourceKubernetes }
+func (s *Source) Kind() ground.SourceKind { return ground.SourceKubernetes }
 
 // History implements sources.Source: metrics.k8s.io keeps no history.
-func (s *Source) History(context.Context, sources.Query, time.Time, time.Time, time.Duration) (policies.Series, error) {
+func (s *Source) History(context.Context, sources.Query, time.Time, time.Time, time.Duration) (ground.Series, error) {
 	return nil, sources.ErrNoHistory
 }
 
@@ -77,6 +73,6 @@ func (s *Source) one(ctx context.Context, q sources.Query) sources.Result {
 		// The sum is only as fresh as its oldest sample.
 		r.Value = sources.Value{V: cores, At: oldest}
 	}
-	s.observe.ObserveRequest(config.SourceKubernetes, sources.OutcomeOf(r.Err), time.Since(start))
+	s.observe.ObserveRequest(ground.SourceKubernetes, sources.OutcomeOf(r.Err), time.Since(start))
 	return r
 }

@@ -13,7 +13,7 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"k8s.io/metrics/pkg/client/clientset/versioned/fake"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/sources"
 )
 
@@ -46,8 +46,8 @@ func TestSumsCPUOfMatchingPods(t *testing.T) {
 		}
 	}
 	src := New(client, time.Second, nil)
-	q := sources.Query{Namespace: "shop", Spec: config.LoadSpec{Kubernetes: &config.KubernetesSpec{Selector: "app=web", Resource: "cpu"}}}
-	none := sources.Query{Namespace: "shop", Spec: config.LoadSpec{Kubernetes: &config.KubernetesSpec{Selector: "app=cart", Resource: "cpu"}}}
+	q := sources.Query{Namespace: "shop", Spec: ground.LoadSpec{Kubernetes: &ground.KubernetesSpec{Selector: "app=web", Resource: "cpu"}}}
+	none := sources.Query{Namespace: "shop", Spec: ground.LoadSpec{Kubernetes: &ground.KubernetesSpec{Selector: "app=cart", Resource: "cpu"}}}
 	res := src.Fetch(context.Background(), []sources.Query{q, none}, now)
 	r := res[q.Key()]
 	if r.Err != nil || r.Value.V != 1.75 {

@@ -1,6 +1,3 @@
-// Package prometheus reads load from a Prometheus server (or anything that
-// speaks its HTTP API: Thanos, Mimir, Cortex, managed offerings) with
-// instant queries, and history for forecasts with range queries.
 package prometheus
 
 import (
@@ -15,8 +12,7 @@ import (
 	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
-	"github.com/primetime-dev/primetime/policies"
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/sources"
 )
 
@@ -71,7 +67,7 @@ func New(cfg Config, observe sources.Observer) (*Source, error) {
 }
 
 // Kind implements sources.Source.
-func (s *Source) Kind() config.SourceKind { return config.SourcePrometheus }
+func (s *Source) Kind() ground.SourceKind { return ground.SourcePrometheus }
 
 // Fetch runs one instant query per distinct query, a few at a time.
 func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Time) map[string]sources.Result {
@@ -94,7 +90,7 @@ func (s *Source) instant(ctx context.Context, query string, now time.Time) sourc
 			r.Err = fmt.Errorf("prometheus query %q: %w", query, r.Err)
 		}
 	}
-	s.observe.ObserveRequest(config.SourcePrometheus, sources.OutcomeOf(r.Err), time.Since(start))
+	s.observe.ObserveRequest(ground.SourcePrometheus, sources.OutcomeOf(r.Err), time.Since(start))
 	return r
 }
 
@@ -126,12 +122,12 @@ func fromValue(v model.Value) sources.Result {
 }
 
 // History runs a range query. Points that are NaN or infinite are dropped.
-func (s *Source) History(ctx context.Context, q sources.Query, from, to time.Time, step time.Duration) (policies.Series, error) {
+func (s *Source) History(ctx context.Context, q sources.Query, from, to time.Time, step time.Duration) (ground.Series, error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
 	val, _, err := s.api.QueryRange(ctx, q.Spec.Prometheus, v1.Range{Start: from, End: to, Step: step}, v1.WithTimeout(4*s.cfg.Timeout))
-	s.observe.ObserveRequest(config.SourcePrometheus, sources.OutcomeOf(err), time.Since(start))
+	s.observe.ObserveRequest(ground.SourcePrometheus, sources.OutcomeOf(err), time.Since(start))
 	if err != nil {
 		return nil, fmt.Errorf("prometheus range query %q: %w", q.Spec.Prometheus, err)
 	}
@@ -146,11 +142,11 @@ func (s *Source) History(ctx context.Context, q sources.Query, from, to time.Tim
 	default:
 		return nil, fmt.Errorf("prometheus range query %q returns %d series, want one; aggregate it, e.g. with sum()", q.Spec.Prometheus, len(m))
 	}
-	series := make(policies.Series, 0, len(m[0].Values))
+	series := make(ground.Series, 0, len(m[0].Values))
 	for _, p := range m[0].Values {
 		f := float64(p.Value)
 		if !math.IsNaN(f) && !math.IsInf(f, 0) {
-			series = append(series, policies.Sample{T: p.Timestamp.Time(), V: f})
+			series = append(series, ground.Sample{T: p.Timestamp.Time(), V: f})
 		}
 	}
 	return series, nil

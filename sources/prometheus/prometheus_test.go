@@ -14,12 +14,12 @@ import (
 
 	promconfig "github.com/prometheus/common/config"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/sources"
 )
 
 func query(expr string) sources.Query {
-	return sources.Query{Namespace: "shop", Spec: config.LoadSpec{Prometheus: expr}}
+	return sources.Query{Namespace: "shop", Spec: ground.LoadSpec{Prometheus: expr}}
 }
 
 // fakeAPI answers /api/v1/query with a canned "data" object per query.

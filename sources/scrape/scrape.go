@@ -1,6 +1,3 @@
-// Package scrape is primetime's fast path for unplanned spikes: it reads a
-// counter straight from the target's pods every few seconds and sums its
-// rate over the pods, without waiting for a metrics pipeline.
 package scrape
 
 import (
@@ -21,8 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/primetime-dev/primetime/policies"
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/sources"
 )
 
@@ -103,10 +99,10 @@ func New(pods PodLister, cfg Config) *Source {
 }
 
 // Kind implements sources.Source.
-func (s *Source) Kind() config.SourceKind { return config.SourceScrape }
+func (s *Source) Kind() ground.SourceKind { return ground.SourceScrape }
 
 // History implements sources.Source: scraping keeps no history.
-func (s *Source) History(context.Context, sources.Query, time.Time, time.Time, time.Duration) (policies.Series, error) {
+func (s *Source) History(context.Context, sources.Query, time.Time, time.Time, time.Duration) (ground.Series, error) {
 	return nil, sources.ErrNoHistory
 }
 
@@ -307,7 +303,7 @@ func (s *Source) run(ctx context.Context, jobs []*scrapeJob) {
 			for j := range next {
 				start := time.Now()
 				j.value, j.err = s.scrape(ctx, j.url, j.counter)
-				s.cfg.Observer.ObserveRequest(config.SourceScrape, sources.OutcomeOf(j.err), time.Since(start))
+				s.cfg.Observer.ObserveRequest(ground.SourceScrape, sources.OutcomeOf(j.err), time.Since(start))
 			}
 		}()
 	}

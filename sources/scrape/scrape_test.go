@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/sources"
 )
 
@@ -99,7 +99,7 @@ func podReadyAt(i int, app string, readyAt time.Time) *corev1.Pod {
 }
 
 func scrapeQuery(port int) sources.Query {
-	return sources.Query{Namespace: "shop", Spec: config.LoadSpec{Scrape: &config.ScrapeSpec{
+	return sources.Query{Namespace: "shop", Spec: ground.LoadSpec{Scrape: &ground.ScrapeSpec{
 		Selector: "app=web", Port: int32(port), Path: "/metrics", Counter: "http_requests_total"}}}
 }
 

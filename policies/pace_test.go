@@ -1,0 +1,75 @@
+package policies
+
+import (
+	"testing"
+	"time"
+
+	"github.com/primetime-dev/primetime/ground"
+)
+
+func TestPace(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	hpa := ground.DefaultBehavior
+	tracking := func(at time.Duration, replicas int32) *Decision {
+		return &Decision{At: t0.Add(at), Desired: ground.Some(replicas), By: PolicyTracking, Load: Loads{Observed: ground.Some(float64(replicas) * 10)}}
+	}
+	floor := func(at time.Duration, replicas int32) *Decision {
+		d := tracking(at, replicas)
+		d.By, d.Schedule.Floor = PolicyWindow, ground.Some(replicas)
+		return d
+	}
+	type step struct {
+		d       *Decision
+		current int32
+		want    ground.Opt[int32]
+		held    string
+	}
+	cases := []struct {
+		name     string
+		behavior ground.Behavior
+		steps    []step
+	}{
+		{"a steady 100 req/s at 10 each wobbling 10 ↔ 11 is never written", hpa, []step{
+			{tracking(0, 11), 10, ground.Some[int32](10), "tolerance"},
+			{tracking(15*time.Second, 10), 10, ground.Some[int32](10), ""},
+			{tracking(30*time.Second, 11), 10, ground.Some[int32](10), "tolerance"},
+		}},
+		{"beyond the tolerance a scale-up is at once", hpa, []step{
+			{tracking(0, 12), 10, ground.Some[int32](12), ""},
+		}},
+		{"a scale-down waits for the highest recommendation of the last 300 s", hpa, []step{
+			{tracking(0, 20), 20, ground.Some[int32](20), ""},
+			{tracking(60*time.Second, 10), 20, ground.Some[int32](20), "stabilization"},
+			{tracking(200*time.Second, 12), 20, ground.Some[int32](20), "stabilization"},
+			{tracking(301*time.Second, 10), 20, ground.Some[int32](12), "stabilization"},
+			{tracking(501*time.Second, 10), 12, ground.Some[int32](10), ""},
+		}},
+		{"a window floor and its step-down are written at once and never hold a scale-down", hpa, []step{
+			{floor(0, 100), 10, ground.Some[int32](100), ""},
+			{floor(60*time.Second, 85), 100, ground.Some[int32](85), ""},
+			{tracking(120*time.Second, 10), 85, ground.Some[int32](10), ""},
+		}},
+		{"no fresh load and no floor: hold", hpa, []step{
+			{&Decision{At: t0, Desired: ground.Some[int32](3), By: PolicyHold}, 3, ground.None[int32](), ""},
+		}},
+		{"held by the tolerance, yet never under the floor in force", hpa, []step{
+			{func() *Decision { d := tracking(0, 104); d.Schedule.Floor = ground.Some[int32](100); return d }(), 95, ground.Some[int32](100), "tolerance"},
+		}},
+		{"tolerance 0 and no stabilization write every change", ground.Behavior{}, []step{
+			{tracking(0, 11), 10, ground.Some[int32](11), ""},
+			{tracking(15*time.Second, 10), 11, ground.Some[int32](10), ""},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var recent []Recommendation
+			for i, s := range tc.steps {
+				p := Pace(s.d, tc.behavior, s.current, recent)
+				if p.Replicas != s.want || p.Held != s.held {
+					t.Errorf("step %d (decision %v, current %d): %v held by %q, want %v held by %q", i, s.d.Desired, s.current, p.Replicas, p.Held, s.want, s.held)
+				}
+				recent = p.Recent
+			}
+		})
+	}
+}

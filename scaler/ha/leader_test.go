@@ -1,0 +1,280 @@
+package ha
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/zap"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/primetime-dev/primetime/ground"
+	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/scaler"
+	"github.com/primetime-dev/primetime/scaler/actuate"
+	"github.com/primetime-dev/primetime/sources"
+)
+
+// steadyLoad answers every query with one load, read now.
+type steadyLoad struct {
+	mu   sync.Mutex
+	load float64
+}
+
+func (s *steadyLoad) Kind() ground.SourceKind { return ground.SourcePrometheus }
+func (s *steadyLoad) Fetch(_ context.Context, qs []sources.Query, now time.Time) map[string]sources.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]sources.Result{}
+	for _, q := range qs {
+		out[q.Key()] = sources.Result{Value: sources.Value{V: s.load, At: now}}
+	}
+	return out
+}
+func (s *steadyLoad) History(context.Context, sources.Query, time.Time, time.Time, time.Duration) (ground.Series, error) {
+	return nil, sources.ErrNoHistory
+}
+
+// fixedConfig is a ConfigSource of parsed files.
+type fixedConfig struct{ snap *ground.Snapshot }
+
+func (c fixedConfig) Snapshot() *ground.Snapshot { return c.snap }
+
+func parseConfig(t *testing.T, targets, windows string) fixedConfig {
+	t.Helper()
+	res := config.ParseFile("targets.yaml", []byte(targets))
+	res.Merge(config.ParseFile("windows.yaml", []byte(windows)))
+	if errs := res.Problems.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return fixedConfig{&ground.Snapshot{Version: 1, Targets: res.Targets, Windows: res.Windows}}
+}
+
+const floorTarget = `targets:
+  - name: web
+    namespace: shop
+    scaleTargetRef: {kind: Deployment, name: web}
+    load: {prometheus: 'sum(rate(http_requests_total[1m]))'}
+    capacityPerReplica: 50
+    minReplicas: 2
+    maxReplicas: 300
+    leadTime: 5m
+    mode: hpa-floor
+`
+
+// leaderRig is a leader on a fake cluster whose HPA shop/web scales the
+// Deployment web, on a clock that starts at start.
+type leaderRig struct {
+	leader *Leader
+	client *fake.Clientset
+	events *record.FakeRecorder
+	load   *steadyLoad
+}
+
+func newLeaderRig(t *testing.T, start time.Time, cfg fixedConfig, hpa *autoscalingv2.HorizontalPodAutoscaler, st *State) *leaderRig {
+	t.Helper()
+	client := fake.NewClientset(hpa)
+	if st != nil {
+		if err := Publish(t.Context(), client, "primetime", st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	index, err := actuate.NewHPAIndex(factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(t.Context().Done())
+	factory.WaitForCacheSync(t.Context().Done())
+	t.Cleanup(factory.Shutdown)
+
+	events := record.NewFakeRecorder(100)
+	act := &actuate.Actuator{Client: client, HPAs: index, Recorder: events, Log: zap.NewNop()}
+	load := &steadyLoad{load: 1000}
+	poller := sources.NewPoller(sources.NewCache())
+	poller.Register(sources.Registration{Source: load, Interval: 5 * time.Second, MaxAge: time.Minute})
+	epoch := time.Now()
+	now := func() time.Time { return start.Add(time.Since(epoch)) }
+	board := &scaler.Board{}
+	engine := &scaler.Engine{Interval: 5 * time.Second, Config: cfg, Poller: poller, Replicas: act, Actuator: act, Board: board, Log: zap.NewNop()}
+	leader := &Leader{Identity: "primetime-1", Namespace: "primetime", Client: client, Config: cfg, Engine: engine,
+		Poller: poller, Actuator: act, Board: board, Interval: 5 * time.Second, Now: now, Log: zap.NewNop()}
+	return &leaderRig{leader: leader, client: client, events: events, load: load}
+}
+
+func webHPA(minReplicas int32, annotations map[string]string) *autoscalingv2.HorizontalPodAutoscaler {
+	return &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", Annotations: annotations},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MinReplicas:    &minReplicas, MaxReplicas: 300,
+		},
+	}
+}
+
+func (r *leaderRig) hpa(t *testing.T) (int32, string) {
+	t.Helper()
+	h, err := r.client.AutoscalingV2().HorizontalPodAutoscalers("shop").Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *h.Spec.MinReplicas, h.Annotations[actuate.AnnotationOriginalMin]
+}
+
+func drain(ch chan string) []string {
+	var out []string
+	for {
+		select {
+		case e := <-ch:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+// TestLeaderTakesOverMidWindow: a leader that takes over during a spot,
+// with the spike already in the load, keeps the floor its predecessor
+// latched (imported baseline, not the spike), repeats no PrescaleStarted
+// (the HPA's annotation says the floor is raised), and restores the HPA's
+// own minReplicas after the window.
+func TestLeaderTakesOverMidWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		paris, _ := time.LoadLocation("Europe/Paris")
+		spotStart := time.Date(2026, 11, 25, 20, 45, 0, 0, paris)
+		cfg := parseConfig(t, floorTarget, `windows:
+  - name: tf1-spot
+    start: "2026-11-25T19:45:00Z"
+    duration: 15m
+    expect: 5x
+    targets: [shop/web]
+`)
+		// The previous leader latched a baseline of 1,000 before the spot
+		// and raised minReplicas from 3 to 5 × 1,000 / 50 = 100.
+		key := "shop/web|windows.yaml|tf1-spot|2026-11-25T19:45:00Z"
+		st := &State{At: spotStart, Leader: "primetime-0",
+			Baselines: map[string]scaler.Baseline{key: {Load: 1000, Keep: spotStart.Add(2 * time.Hour)}}}
+		r := newLeaderRig(t, spotStart.Add(5*time.Minute), cfg,
+			webHPA(100, map[string]string{actuate.AnnotationOriginalMin: "3"}), st)
+		r.load.load = 4000 // the spike: 5 × 4,000 / 50 would be 400, the maximum
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { _ = r.leader.Run(ctx, 1); close(done) }()
+
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if !r.leader.Ready() {
+			t.Fatal("not ready 10 s after taking the Lease")
+		}
+		if m, ann := r.hpa(t); m != 100 || ann != "3" {
+			t.Errorf("after the takeover: minReplicas %d, annotation %q; want 100 and \"3\" (the latched baseline, not the spike)", m, ann)
+		}
+		if ev := drain(r.events.Events); len(ev) != 0 {
+			t.Errorf("Events on takeover: %q; want none (the floor was already raised)", ev)
+		}
+		// The window ends at 21:00, the cooldown at 21:10; the step-down
+		// from 100 to the baseline's 20 takes a step a minute (83, 70, 59,
+		// 50, 42, 35, 29, 24, 20); then the HPA's own 3 comes back.
+		r.load.mu.Lock()
+		r.load.load = 1000
+		r.load.mu.Unlock()
+		time.Sleep(35 * time.Minute)
+		synctest.Wait()
+		if m, ann := r.hpa(t); m != 3 || ann != "" {
+			t.Errorf("after the window: minReplicas %d, annotation %q; want 3 and none", m, ann)
+		}
+		ev := drain(r.events.Events)
+		if len(ev) != 1 || !strings.HasPrefix(ev[0], "Normal PrescaleEnded window floor released") {
+			t.Errorf("Events after the window: %q; want one PrescaleEnded", ev)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// TestLeaderLosingTheLeaseStopsWriting: once the lead's context ends, Run
+// returns before the next cycle and nothing is written any more, though
+// a window's floor starts later.
+func TestLeaderLosingTheLeaseStopsWriting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+		cfg := parseConfig(t, floorTarget, `windows:
+  - name: later
+    start: "2026-11-25T20:30:00Z"
+    duration: 15m
+    replicas: 40
+    targets: [shop/web]
+`)
+		r := newLeaderRig(t, start, cfg, webHPA(3, nil), nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { _ = r.leader.Run(ctx, 1); close(done) }()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if _, err := Load(t.Context(), r.client, "primetime"); err != nil {
+			t.Fatalf("no state handed over while leading: %v", err)
+		}
+		cancel() // the Lease is lost
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Fatal("Run goes on after its context ended")
+		}
+		if r.leader.Leading() {
+			t.Error("Leading() after Run returned")
+		}
+		writes := func() int {
+			n := 0
+			for _, a := range r.client.Actions() {
+				if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
+					n++
+				}
+			}
+			return n
+		}
+		before := writes()
+		time.Sleep(time.Hour) // the floor would start at 20:25
+		synctest.Wait()
+		if after := writes(); after != before {
+			var verbs []string
+			for _, a := range r.client.Actions()[len(r.client.Actions())-(after-before):] {
+				verbs = append(verbs, a.GetVerb()+" "+a.GetResource().Resource)
+			}
+			t.Errorf("%d writes after the lead ended: %v", after-before, verbs)
+		}
+		if m, _ := r.hpa(t); m != 3 {
+			t.Errorf("minReplicas %d, want 3: a former leader raised it", m)
+		}
+	})
+}
+
+// A replica whose term is older than the state's (it was paused while a
+// later leader took over) does not act at all.
+func TestLeaderFencedByALaterTerm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+		cfg := parseConfig(t, floorTarget, `windows:
+  - {name: now, start: "2026-11-25T20:01:00Z", duration: 15m, replicas: 40, targets: [shop/web]}
+`)
+		r := newLeaderRig(t, start, cfg, webHPA(3, nil), &State{At: start, Leader: "primetime-2", Epoch: 9})
+		before := len(r.client.Actions())
+		err := r.leader.Run(t.Context(), 7)
+		if !errors.Is(err, ErrFenced) || err.Error() != "fenced: the state is of epoch 9, later than this leader's 7" {
+			t.Fatalf("Run: %v, want fenced", err)
+		}
+		for _, a := range r.client.Actions()[before:] {
+			if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
+				t.Errorf("a fenced leader wrote: %s %s", a.GetVerb(), a.GetResource().Resource)
+			}
+		}
+	})
+}

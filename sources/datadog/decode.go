@@ -1,0 +1,96 @@
+package datadog
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+
+	"github.com/primetime-dev/primetime/ground"
+	"github.com/primetime-dev/primetime/sources"
+)
+
+// PinRollup returns the query as primetime sends it: with
+// .rollup(avg,N) appended, or .rollup(sum,N) when it counts (.as_count()),
+// N the rollup in seconds, so that live reads and history have one bucket
+// width and one unit whatever the window. A query that holds its own
+// .rollup( is sent as written.
+func PinRollup(query string, rollup time.Duration) string {
+	if strings.Contains(query, ".rollup(") {
+		return query
+	}
+	fn := "avg"
+	if strings.Contains(query, ".as_count()") {
+		fn = "sum"
+	}
+	return fmt.Sprintf("%s.rollup(%s,%d)", query, fn, int64(rollup/time.Second))
+}
+
+var rollupArg = regexp.MustCompile(`\.rollup\(\s*(?:[a-z]+\s*,\s*)?(\d+)\s*\)`)
+
+// rollupOf returns the widest rollup interval a query holds, or 0.
+func rollupOf(query string) time.Duration {
+	var w time.Duration
+	for _, m := range rollupArg.FindAllStringSubmatch(query, -1) {
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			w = max(w, time.Duration(n)*time.Second)
+		}
+	}
+	return w
+}
+
+// groupedError answers a query that returns several series.
+func groupedError(query string, n int) error {
+	return fmt.Errorf("datadog query %q returns %d series (one per group), want one: primetime needs one number per target; drop its \"by {...}\" to aggregate them (sum: for a total, avg: for a mean)", query, n)
+}
+
+// latest returns the newest complete point of a query's series, stamped at
+// the end of its bucket.
+func latest(list []datadogV1.MetricsQueryMetadata, query string, end time.Time, rollup time.Duration) sources.Result {
+	switch len(list) {
+	case 0:
+		return sources.Result{Err: sources.ErrNoData}
+	case 1:
+	default:
+		return sources.Result{Err: groupedError(query, len(list))}
+	}
+	points := completePoints(list[0], end, rollup)
+	if len(points) == 0 {
+		return sources.Result{Err: sources.ErrNoData}
+	}
+	p := points[len(points)-1]
+	return sources.Result{Value: sources.Value{V: p.V, At: p.T}}
+}
+
+// completePoints returns a series' non-null points whose bucket is
+// complete, in time order, each stamped with the end of its bucket. A
+// bucket spans [timestamp, timestamp + the series' interval) (the pinned
+// rollup when the answer gives none); it is complete once it ended at least
+// one rollup interval (the pinned rollup, or the bucket's own width when
+// wider) before end: points of the last minute reach Datadog late, so a
+// bucket that just ended may hold only some hosts' points. Skipping by time
+// works whatever the interval: at 1 s it skips 30 buckets, at 300 s one.
+func completePoints(series datadogV1.MetricsQueryMetadata, end time.Time, rollup time.Duration) ground.Series {
+	width := time.Duration(series.GetInterval()) * time.Second
+	if width <= 0 {
+		width = rollup
+	}
+	cutoff := end.Add(-max(width, rollup))
+	var out ground.Series
+	for _, p := range series.Pointlist {
+		if len(p) < 2 || p[0] == nil || p[1] == nil {
+			continue
+		}
+		bucketEnd := time.UnixMilli(int64(*p[0])).Add(width)
+		if bucketEnd.After(cutoff) {
+			continue
+		}
+		out = append(out, ground.Sample{T: bucketEnd, V: *p[1]})
+	}
+	slices.SortFunc(out, func(a, b ground.Sample) int { return a.T.Compare(b.T) })
+	return slices.CompactFunc(out, func(a, b ground.Sample) bool { return a.T.Equal(b.T) })
+}

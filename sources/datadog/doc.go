@@ -1,0 +1,33 @@
+// Package datadog reads load from Datadog's metrics query API with the
+// official client, batching the queries of all targets into few calls and
+// staying within primetime's share of the organisation's rate limit.
+//
+// Why the v1 query API and not v2 timeseries: v1 takes many queries in one
+// GET (comma-joined, each series tagged with its query_index), which is how
+// the Datadog Cluster Agent serves external metrics at scale, so one call per
+// 35 distinct queries answers every target. v2 /query/timeseries also
+// batches, but its formulas-and-queries body costs more per query to build
+// and decode, and its rate limit is counted the same way; for "give me the
+// latest value of N queries" v1 does the job with less.
+//
+// What it does with Datadog's real answers:
+//   - Every query is sent with a pinned rollup, .rollup(avg,30) or, for
+//     .as_count(), .rollup(sum,30) (a query holding its own .rollup( is
+//     sent as written), live and history alike: the API would otherwise pick
+//     the interval from the window, and forecast and observed load would not
+//     be in one unit. A point is used once its bucket ended at least a
+//     rollup before now (buckets still fill for a while).
+//   - Failures stay with what failed: a call answered 400, 422, 5xx, with
+//     status "error", or timing out is split in halves within the refresh as
+//     long as another call succeeded; a query failing alone is quarantined
+//     (retried alone every RejectedRetry). When every call fails, each
+//     refresh sends one probe call, and the first that succeeds sends the
+//     rest of its refresh. Only a 429 (or a spent budget) pauses all calls.
+//   - Live reads and history (BatchHistory, 35 queries per call) share one
+//     budget: the x-ratelimit-* headers set the live refresh interval
+//     (sources.Pacer) so that both stay within Config.BudgetShare of
+//     x-ratelimit-limit per x-ratelimit-period (budget.go).
+//
+// It may import ground, sources, Datadog's Go client and apimachinery's
+// wait (back-off and jitter).
+package datadog
