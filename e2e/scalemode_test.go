@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -32,10 +33,10 @@ func TestScaleModeQuietNight(t *testing.T) {
     mode: scale
 `, s.Gen.Port()), "")
 	pt := s.StartPrimetime(t, "--interval=5s")
-	// 60 requests/s at 10 per replica: 6.
+	// 60 requests/s at 10 per replica: 6 (7 when a scrape reads a little more).
 	testbed.Eventually(t, 2*time.Minute, time.Second, func() (bool, string) {
 		spec, ready := s.Replicas(ctx)
-		return spec == 6 && ready == 6, fmt.Sprintf("%d replicas (%d ready), want 6 before the night", spec, ready)
+		return (spec == 6 || spec == 7) && ready == spec, fmt.Sprintf("%d replicas (%d ready), want 6 (or 7) all ready before the night", spec, ready)
 	})
 	night := time.Now().Add(10 * time.Second).Truncate(time.Second)
 	morning := night.Add(time.Minute)
@@ -49,25 +50,31 @@ func TestScaleModeQuietNight(t *testing.T) {
 `, night.UTC().Format(time.RFC3339), s.NS)), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The evening's replicas are 6, or 7 when a scrape reads a little over
+	// 60 requests/s (7 is more than the 10% tolerance above 6): the night
+	// records whichever the workload had when the cap began.
+	var evening string
 	testbed.Eventually(t, time.Until(morning), time.Second, func() (bool, string) {
 		spec, ready := s.Replicas(ctx)
 		d, _ := s.C.Client.AppsV1().Deployments(s.NS).Get(ctx, "web", metav1.GetOptions{})
-		return spec == 0 && d.Annotations["primetime.dev/original-replicas"] == "6", fmt.Sprintf("%d replicas (%d ready) in the night, want 0 and the evening's 6 recorded (annotations %v)", spec, ready, d.Annotations)
+		evening = d.Annotations["primetime.dev/original-replicas"]
+		return spec == 0 && (evening == "6" || evening == "7"), fmt.Sprintf("%d replicas (%d ready) in the night, want 0 and the evening's 6 or 7 recorded (annotations %v)", spec, ready, d.Annotations)
 	})
+	want, _ := strconv.Atoi(evening)
 	testbed.Eventually(t, time.Until(morning)+20*time.Second, 500*time.Millisecond, func() (bool, string) {
 		spec, ready := s.Replicas(ctx)
 		desired, _ := pt.Metric("primetime_target_replicas", `kind="desired"`)
 		limit, capped := pt.Metric("primetime_target_replicas", `kind="cap"`)
 		load, known := pt.Metric("primetime_target_load", `kind="observed"`)
 		d, _ := s.C.Client.AppsV1().Deployments(s.NS).Get(ctx, "web", metav1.GetOptions{})
-		return spec == 6 && time.Now().After(morning), fmt.Sprintf("%d replicas (%d ready) at %s, want the 6 of the evening once the night is over (desired %v, cap %v %v, load %v %v, annotations %v)",
-			spec, ready, time.Now().Format(time.TimeOnly), desired, limit, capped, load, known, d.Annotations)
+		return int(spec) == want && time.Now().After(morning), fmt.Sprintf("%d replicas (%d ready) at %s, want the evening's %d once the night is over (desired %v, cap %v %v, load %v %v, annotations %v)",
+			spec, ready, time.Now().Format(time.TimeOnly), want, desired, limit, capped, load, known, d.Annotations)
 	})
-	t.Logf("scenario 15c: 0 replicas through the quiet night; 6 again %s after it ended, with no load known", time.Since(morning).Round(100*time.Millisecond))
-	// The pods serve again: the load is known and tracking keeps 6.
+	t.Logf("scenario 15c: 0 replicas through the quiet night; the evening's %d again %s after it ended, with no load known", want, time.Since(morning).Round(100*time.Millisecond))
+	// The pods serve again: the load is known and tracking keeps 6 (or 7).
 	testbed.Eventually(t, time.Minute, time.Second, func() (bool, string) {
 		spec, ready := s.Replicas(ctx)
-		return spec == 6 && ready == 6, fmt.Sprintf("%d replicas (%d ready)", spec, ready)
+		return (spec == 6 || spec == 7) && ready == spec, fmt.Sprintf("%d replicas (%d ready), want 6 or 7 all ready", spec, ready)
 	})
 }
 
