@@ -1,0 +1,181 @@
+package policies
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/primetime-dev/primetime/ground"
+)
+
+// cycle is one hand-written cycle of one target: the phase of its one
+// window (empty: not in force), the floor or cap, the observed load (<0:
+// unknown), tracking (0: unknown) and the workload's replicas.
+type cycle struct {
+	at       time.Duration // from the window's start
+	phase    Phase
+	replicas int32
+	expected float64 // the effect's Load: the expected load
+	load     float64
+	tracking int32
+	current  int32
+}
+
+var reportStart = time.Date(2026, 11, 25, 19, 45, 0, 0, time.UTC)
+
+func reportTarget() ground.Target {
+	return ground.Target{Namespace: "shop", Name: "web", CapacityPerReplica: 10, MinReplicas: 1, MaxReplicas: 100, LeadTime: 2 * time.Minute}
+}
+
+// play feeds the cycles to a Reports and returns every report released.
+func play(t *testing.T, w *ground.Window, cycles []cycle) []WindowReport {
+	t.Helper()
+	var rs Reports
+	tg := reportTarget()
+	var out []WindowReport
+	occ := Occurrence{Window: w, Start: reportStart, End: reportStart.Add(w.Duration)}
+	for _, c := range cycles {
+		d := Decision{Target: tg.Key(), At: reportStart.Add(c.at)}
+		if c.load >= 0 {
+			d.Load.Observed = ground.Some(c.load)
+		}
+		if c.tracking > 0 {
+			d.Tracking = ground.Some(c.tracking)
+		}
+		if c.current > 0 {
+			d.Current = ground.Some(c.current)
+		}
+		if c.phase != "" {
+			e := Effect{Occurrence: occ, Phase: c.phase, Replicas: ground.Some(c.replicas)}
+			if c.expected > 0 {
+				e.Load = ground.Some(c.expected)
+			}
+			d.Schedule.Effects = []Effect{e}
+		}
+		out = append(out, rs.Observe([]ground.Target{tg}, []Decision{d})...)
+	}
+	if n := rs.Open(); n != 0 {
+		t.Errorf("%d reports still open after the last cycle", n)
+	}
+	return out
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestWindowReportOfASpotBelowItsMultiplier(t *testing.T) {
+	// expect: 5x on a baseline of 100: floor 50 (capacity 10). The spot
+	// peaks at 300 (3x) a minute after the start and is halfway back
+	// (200) two minutes later. The workload had 20 replicas at the start
+	// and 25 at the peak (250 of capacity for 300: 50 above for 1 min).
+	w := &ground.Window{Name: "tf1-spot", Duration: 4 * time.Minute, Cooldown: 2 * time.Minute,
+		Demand: ground.Demand{Kind: ground.DemandMultiplier, Value: 5}, Origin: ground.Origin{File: "marketing/windows[w.yaml]", Line: 2}}
+	rs := play(t, w, []cycle{
+		{at: -2 * time.Minute, phase: PhaseLead, replicas: 50, expected: 500, load: 100, tracking: 10, current: 10},
+		{at: -time.Minute, phase: PhaseLead, replicas: 50, expected: 500, load: 100, tracking: 10, current: 15},
+		{at: 0, phase: PhaseActive, replicas: 50, expected: 500, load: 100, tracking: 10, current: 20},
+		{at: time.Minute, phase: PhaseActive, replicas: 50, expected: 500, load: 300, tracking: 30, current: 25},
+		{at: 2 * time.Minute, phase: PhaseActive, replicas: 50, expected: 500, load: 250, tracking: 25, current: 50},
+		{at: 3 * time.Minute, phase: PhaseActive, replicas: 50, expected: 500, load: 200, tracking: 20, current: 50},
+		{at: 4 * time.Minute, phase: PhaseCooldown, replicas: 50, expected: 500, load: 100, tracking: 10, current: 50},
+		{at: 5 * time.Minute, phase: PhaseCooldown, replicas: 50, expected: 500, load: 100, tracking: 10, current: 50},
+		{at: 6 * time.Minute, load: 100, tracking: 10, current: 50},
+	})
+	if len(rs) != 1 {
+		t.Fatalf("%d reports, want 1", len(rs))
+	}
+	r := rs[0]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"baseline", r.Baseline, ground.Some(100.0)},
+		{"peak", r.Peak, ground.Some(300.0)},
+		{"peak at", r.PeakAt.Sub(r.Start), time.Minute},
+		{"ratio", r.Ratio(), ground.Some(3.0)},
+		{"expected", r.ExpectedRatio(), ground.Some(5.0)},
+		{"half decay", r.HalfDecay, ground.Some(2 * time.Minute)},
+		{"floor at start", r.FloorAtStart, ground.Some[int32](50)},
+		{"replicas at start", r.ReplicasAtStart, ground.Some[int32](20)},
+		{"under capacity", r.UnderCapacity, time.Minute},
+		{"excess", r.Excess, 3000.0}, // 50/s for 60 s
+		{"released", r.Released.Sub(r.Start), 6 * time.Minute},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// (50-10)x1m twice in the lead and at the start, then 20, 25, 30,
+	// 40, 40 replica-minutes: 235 replica-minutes.
+	if !near(r.AddedReplicaHours, 235.0/60) {
+		t.Errorf("added replica-hours: got %v, want %v", r.AddedReplicaHours, 235.0/60)
+	}
+	want := "tf1-spot on shop/web (2026-11-25 19:45 UTC): peak 300, 3.0x the baseline 100 (expected 5x), 1m0s after the start; half gone 2m0s after the peak; 20 replicas at the start for a floor of 50; load above capacity for 1m0s (3000 in excess); the floor added 3.92 replica-hours over tracking"
+	if got := r.Sentence(); got != want {
+		t.Errorf("sentence:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestWindowReportOfAQuietNight(t *testing.T) {
+	// A quiet night caps a workload of 6 replicas at 0 for 10 minutes;
+	// with no pods, the load is unknown: the 6 it had are the reference.
+	// The cap's first cycle stands for no time: 10 cycles x 6 replicas x
+	// 1 min = 1 replica-hour saved.
+	w := &ground.Window{Name: "night", Duration: 10 * time.Minute, Quiet: true, Demand: ground.Demand{Kind: ground.DemandReplicas, Value: 0}}
+	cycles := []cycle{{at: 0, phase: PhaseQuiet, replicas: 0, load: 60, tracking: 6, current: 6}}
+	for m := 1; m <= 10; m++ {
+		cycles = append(cycles, cycle{at: time.Duration(m) * time.Minute, phase: PhaseQuiet, replicas: 0, load: -1})
+	}
+	cycles = append(cycles, cycle{at: 11 * time.Minute, load: -1, current: 6})
+	rs := play(t, w, cycles)
+	if len(rs) != 1 {
+		t.Fatalf("%d reports, want 1", len(rs))
+	}
+	if !near(rs[0].SavedReplicaHours, 1) {
+		t.Errorf("saved replica-hours: got %v, want 1", rs[0].SavedReplicaHours)
+	}
+	if want := "quiet window night on shop/web (2026-11-25 19:45 UTC): 1.00 replica-hours saved"; rs[0].Sentence() != want {
+		t.Errorf("sentence:\n got %s\nwant %s", rs[0].Sentence(), want)
+	}
+}
+
+func TestWindowReportEdges(t *testing.T) {
+	spot := &ground.Window{Name: "spot", Duration: 2 * time.Minute, Demand: ground.Demand{Kind: ground.DemandLoad, Value: 400}}
+	t.Run("a spot that never aired reads 1x of an absolute 4x", func(t *testing.T) {
+		rs := play(t, spot, []cycle{
+			{at: -time.Minute, phase: PhaseLead, replicas: 40, expected: 400, load: 100, tracking: 10, current: 40},
+			{at: 0, phase: PhaseActive, replicas: 40, expected: 400, load: 100, tracking: 10, current: 40},
+			{at: time.Minute, phase: PhaseActive, replicas: 40, expected: 400, load: 100, tracking: 10, current: 40},
+			{at: 2 * time.Minute, load: 100, tracking: 10, current: 40},
+		})
+		if len(rs) != 1 {
+			t.Fatalf("%d reports, want 1", len(rs))
+		}
+		if r := rs[0]; r.Ratio() != ground.Some(1.0) || r.ExpectedRatio() != ground.Some(4.0) || r.HalfDecay.OK {
+			t.Errorf("ratio %v expected %v half decay %v, want 1x, 4x, none", r.Ratio(), r.ExpectedRatio(), r.HalfDecay)
+		}
+	})
+	t.Run("a gap counts for at most MaxReportGap", func(t *testing.T) {
+		rs := play(t, spot, []cycle{
+			{at: -time.Minute, phase: PhaseLead, replicas: 40, expected: 400, load: 100, tracking: 10, current: 40},
+			{at: time.Hour, phase: PhaseActive, replicas: 40, expected: 400, load: 100, tracking: 10, current: 40},
+			{at: time.Hour + time.Minute, load: 100, tracking: 10, current: 40},
+		})
+		// (40-10) replicas for 5 minutes: 2.5 replica-hours.
+		if len(rs) != 1 || !near(rs[0].AddedReplicaHours, 2.5) {
+			t.Fatalf("reports %+v, want one with 2.5 replica-hours added", rs)
+		}
+	})
+	t.Run("a target removed mid-window takes its report with it", func(t *testing.T) {
+		var rs Reports
+		tg := reportTarget()
+		occ := Occurrence{Window: spot, Start: reportStart, End: reportStart.Add(spot.Duration)}
+		d := Decision{Target: tg.Key(), At: reportStart, Schedule: Schedule{Effects: []Effect{{Occurrence: occ, Phase: PhaseActive, Replicas: ground.Some[int32](40)}}}}
+		if got := rs.Observe([]ground.Target{tg}, []Decision{d}); len(got) != 0 || rs.Open() != 1 {
+			t.Fatalf("%d reports, %d open; want 0, 1", len(got), rs.Open())
+		}
+		if got := rs.Observe(nil, nil); len(got) != 0 || rs.Open() != 0 {
+			t.Fatalf("%d reports, %d open once the target is gone; want 0, 0", len(got), rs.Open())
+		}
+	})
+}
