@@ -104,9 +104,10 @@ func (r *WindowReport) Sentence() string {
 	if r.ReplicasAtStart.OK && r.FloorAtStart.OK {
 		fmt.Fprintf(&b, "; %d replicas at the start for a floor of %d", r.ReplicasAtStart.V, r.FloorAtStart.V)
 	}
-	if r.UnderCapacity > 0 {
+	switch {
+	case r.UnderCapacity > 0:
 		fmt.Fprintf(&b, "; load above capacity for %s (%s in excess)", formatSpan(r.UnderCapacity), formatLoad(r.Excess))
-	} else {
+	case r.ReplicasAtStart.OK:
 		b.WriteString("; never above capacity")
 	}
 	fmt.Fprintf(&b, "; the floor added %s replica-hours over tracking", formatHours(r.AddedReplicaHours))

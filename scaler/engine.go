@@ -63,6 +63,9 @@ type Engine struct {
 	Metrics  *Metrics
 	Sources  *sources.Metrics
 	Log      *zap.Logger
+	// Reports gets a report of each window occurrence once its floor or
+	// cap is released (optional).
+	Reports ReportSink
 
 	mu        sync.Mutex
 	version   uint64
@@ -82,6 +85,10 @@ type Engine struct {
 	imported map[string]Baseline
 	cycles   atomic.Int64
 	changes  atomic.Int64
+	// reports builds the window reports; reportsMu serialises cycles'
+	// use of it.
+	reportsMu sync.Mutex
+	reports   policies.Reports
 }
 
 // targetState is what the engine remembers of one target between cycles.
@@ -188,6 +195,14 @@ func (e *Engine) Cycle(ctx context.Context, now time.Time) []policies.Decision {
 	targets, decisions := e.decide(ctx, now)
 	if e.Actuator != nil && ctx.Err() == nil { // a leader that lost the Lease writes nothing more
 		e.Actuator.Desire(targets, decisions)
+	}
+	if e.Reports != nil && ctx.Err() == nil {
+		e.reportsMu.Lock()
+		done := e.reports.Observe(targets, decisions)
+		e.reportsMu.Unlock()
+		for _, r := range done {
+			e.Reports.Report(r)
+		}
 	}
 	e.cycles.Add(1)
 	if e.Metrics != nil {

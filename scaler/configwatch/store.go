@@ -385,3 +385,16 @@ func eventText(p config.Problem, cmKey string) string {
 	}
 	return msg
 }
+
+// Ref returns a reference to the ConfigMap namespace/name as last seen,
+// for an Event about it; false when the store does not hold it.
+func (s *Store) Ref(namespace, name string) (*corev1.ObjectReference, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.cms[namespace+"/"+name]
+	if st == nil || st.ref == nil {
+		return nil, false
+	}
+	ref := *st.ref
+	return &ref, true
+}

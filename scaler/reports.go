@@ -1,0 +1,97 @@
+package scaler
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/primetime-dev/primetime/policies"
+)
+
+// ReasonWindowReport is the reason of the Event that tells, on the windows
+// ConfigMap, what a window occurrence really did.
+const ReasonWindowReport = "WindowReport"
+
+// ReportSink receives each window report once the occurrence's floor or
+// cap is released.
+type ReportSink interface {
+	Report(r policies.WindowReport)
+}
+
+// ConfigMapRefs finds the ConfigMap a window was read from
+// (configwatch.Store).
+type ConfigMapRefs interface {
+	Ref(namespace, name string) (*corev1.ObjectReference, bool)
+}
+
+// WindowReporter records window reports as Events on the windows'
+// ConfigMaps, log lines and metrics.
+type WindowReporter struct {
+	Recorder record.EventRecorder
+	Refs     ConfigMapRefs
+	Log      *zap.Logger
+
+	ratio        *prometheus.GaugeVec
+	replicaHours *prometheus.CounterVec
+	reports      prometheus.Counter
+}
+
+var _ ReportSink = (*WindowReporter)(nil)
+
+// NewWindowReporter returns a reporter whose metrics are registered on reg:
+// primetime_window_report_ratio{namespace,target,window,kind="peak"|"expected"}
+// (the last report of each window and target),
+// primetime_window_replica_hours_total{kind="added"|"saved"} and
+// primetime_window_reports_total.
+func NewWindowReporter(reg prometheus.Registerer, recorder record.EventRecorder, refs ConfigMapRefs, log *zap.Logger) *WindowReporter {
+	r := &WindowReporter{Recorder: recorder, Refs: refs, Log: log,
+		ratio: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "primetime_window_report_ratio",
+			Help: "Last window report of each window and target: the peak load over the baseline (kind=peak) and the multiplier the window stated (kind=expected).",
+		}, []string{"namespace", "target", "window", "kind"}),
+		replicaHours: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "primetime_window_replica_hours_total",
+			Help: "Replica-hours added by window floors over tracking (kind=added) and saved by quiet windows below it (kind=saved), from the window reports.",
+		}, []string{"kind"}),
+		reports: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "primetime_window_reports_total",
+			Help: "Window reports written, one per window occurrence and target once its floor or cap is released.",
+		}),
+	}
+	reg.MustRegister(r.ratio, r.replicaHours, r.reports)
+	r.replicaHours.WithLabelValues("added")
+	r.replicaHours.WithLabelValues("saved")
+	return r
+}
+
+// Report records r.
+func (w *WindowReporter) Report(r policies.WindowReport) {
+	sentence := r.Sentence()
+	w.reports.Inc()
+	w.replicaHours.WithLabelValues("added").Add(r.AddedReplicaHours)
+	w.replicaHours.WithLabelValues("saved").Add(r.SavedReplicaHours)
+	if v := r.Ratio(); v.OK {
+		w.ratio.WithLabelValues(r.Target.Namespace, r.Target.Name, r.Window, "peak").Set(v.V)
+	}
+	if v := r.ExpectedRatio(); v.OK {
+		w.ratio.WithLabelValues(r.Target.Namespace, r.Target.Name, r.Window, "expected").Set(v.V)
+	}
+	if w.Log != nil {
+		w.Log.Info("window report", zap.String("window", r.Window), zap.String("target", r.Target.String()), zap.String("report", sentence))
+	}
+	if w.Recorder == nil {
+		return
+	}
+	ns, name, ok := r.Origin.ConfigMap()
+	if !ok {
+		return // a window read from a file: the log line is the report
+	}
+	ref := &corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: ns, Name: name}
+	if w.Refs != nil {
+		if known, ok := w.Refs.Ref(ns, name); ok {
+			ref = known
+		}
+	}
+	w.Recorder.Event(ref, corev1.EventTypeNormal, ReasonWindowReport, sentence)
+}

@@ -1,0 +1,78 @@
+package scaler_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/primetime-dev/primetime/scaler"
+	"github.com/primetime-dev/primetime/scaler/configwatch"
+)
+
+// TestWindowReportEvent: the engine reports a 5x spot that brought 3x,
+// once, on the windows ConfigMap, when the floor's step-down is over.
+func TestWindowReportEvent(t *testing.T) {
+	r := newRig(t)
+	rec := &refRecorder{}
+	reporter := scaler.NewWindowReporter(r.reg, rec, r.engine.Config.(*configwatch.Store), nil)
+	r.engine.Reports = reporter
+	// 20:00 Paris; the spot is at 20:45 with an 8 min lead, 15 min long,
+	// 10 min of cooldown, then a step-down from 100 to 20 replicas.
+	load := map[string]float64{"20:46": 3000, "20:47": 2500, "20:48": 2200, "20:49": 2100, "20:50": 1900, "20:51": 1000}
+	var released string
+	for range 120 {
+		if v, ok := load[r.now.Add(time.Minute).Format("15:04")]; ok {
+			r.src.set(v, nil)
+		}
+		r.step(t, time.Minute)
+		if released == "" && len(rec.events) > 0 {
+			released = r.now.Format("15:04")
+		}
+	}
+	const metrics = `# HELP primetime_window_report_ratio Last window report of each window and target: the peak load over the baseline (kind=peak) and the multiplier the window stated (kind=expected).
+# TYPE primetime_window_report_ratio gauge
+primetime_window_report_ratio{kind="expected",namespace="storefront",target="web",window="tf1-prime-spot"} 5
+primetime_window_report_ratio{kind="peak",namespace="storefront",target="web",window="tf1-prime-spot"} 3
+# HELP primetime_window_reports_total Window reports written, one per window occurrence and target once its floor or cap is released.
+# TYPE primetime_window_reports_total counter
+primetime_window_reports_total 1
+`
+	if err := testutil.GatherAndCompare(r.reg, strings.NewReader(metrics), "primetime_window_report_ratio", "primetime_window_reports_total"); err != nil {
+		t.Error(err)
+	}
+	events := rec.events
+	if len(events) != 1 {
+		t.Fatalf("%d Events, want 1: %q", len(events), events)
+	}
+	// The peak 3000 at 20:46 is 3x the baseline 1000; halfway back is
+	// 2000, first read at 20:50. Added over tracking (20 replicas, 60 50
+	// 44 42 38 in the spike): 32 minutes held at 100 (2,426 replica-
+	// minutes), then the step-down 83 70 59 50 42 35 29 24 20 (232):
+	// 2,658 replica-minutes.
+	want := "marketing/spots Normal WindowReport tf1-prime-spot on storefront/web (2026-11-25 19:45 UTC): peak 3000, 3.0x the baseline 1000 (expected 5x), 1m0s after the start; half gone 4m0s after the peak; the floor added 44.30 replica-hours over tracking"
+	if events[0] != want {
+		t.Errorf("Event\n %s\nwant\n %s", events[0], want)
+	}
+	if released != "21:19" {
+		t.Errorf("report at %s, want 21:19 (the end of the step-down from 100 to 20)", released)
+	}
+}
+
+// refRecorder records "namespace/name type reason message" of each Event.
+type refRecorder struct{ events []string }
+
+func (r *refRecorder) Event(o runtime.Object, eventtype, reason, message string) {
+	ref := o.(*corev1.ObjectReference)
+	r.events = append(r.events, ref.Namespace+"/"+ref.Name+" "+eventtype+" "+reason+" "+message)
+}
+func (r *refRecorder) Eventf(o runtime.Object, eventtype, reason, format string, args ...any) {
+	r.Event(o, eventtype, reason, fmt.Sprintf(format, args...))
+}
+func (r *refRecorder) AnnotatedEventf(o runtime.Object, _ map[string]string, eventtype, reason, format string, args ...any) {
+	r.Eventf(o, eventtype, reason, format, args...)
+}
