@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -71,6 +72,22 @@ func TestScaleModeQuietNight(t *testing.T) {
 			spec, ready, time.Now().Format(time.TimeOnly), want, desired, limit, capped, load, known, d.Annotations)
 	})
 	t.Logf("scenario 15c: 0 replicas through the quiet night; the evening's %d again %s after it ended, with no load known", want, time.Since(morning).Round(100*time.Millisecond))
+	// The night's report, on the nights ConfigMap: the evening's replicas
+	// for the minute of the night (less the first cycle's share of it).
+	testbed.Eventually(t, 30*time.Second, time.Second, func() (bool, string) {
+		ev := eventsOf(ctx, s, "WindowReport")
+		return len(ev) == 1, fmt.Sprintf("%d WindowReport Events", len(ev))
+	})
+	report := eventsOf(ctx, s, "WindowReport")[0].Message
+	m := regexp.MustCompile(`^night on \w{3} \d{1,2} \w{3} \d\d:\d\d: quiet-night/web was capped; the quiet window saved ([0-9.]+) replica-hours$`).FindStringSubmatch(report)
+	if m == nil {
+		t.Fatalf("WindowReport %q, want the replica-hours the night saved", report)
+	}
+	saved, _ := strconv.ParseFloat(m[1], 64)
+	if most := float64(want) / 60; saved < most-0.02 || saved > most+0.005 {
+		t.Errorf("%v replica-hours saved, want %.2f less at most one 5 s cycle's (the evening's %d for a minute): %s", saved, most, want, report)
+	}
+	t.Logf("scenario 15c: WindowReport %q", report)
 	// The pods serve again: the load is known and tracking keeps 6 (or 7).
 	testbed.Eventually(t, time.Minute, time.Second, func() (bool, string) {
 		spec, ready := s.Replicas(ctx)

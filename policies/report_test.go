@@ -62,6 +62,22 @@ func play(t *testing.T, w *ground.Window, cycles []cycle) []WindowReport {
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
+func TestFormatSpan(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{40 * time.Second, "40 s"}, {0, "0 s"}, {3 * time.Minute, "3 min"}, {150 * time.Second, "2 min 30 s"},
+		{65 * time.Minute, "1 h 5 min"}, {2 * time.Hour, "2 h"}, {-30 * time.Second, "-30 s"}, {1499 * time.Millisecond, "1 s"},
+	} {
+		t.Run(c.want, func(t *testing.T) {
+			if got := formatSpan(c.d); got != c.want {
+				t.Errorf("formatSpan(%s) = %q, want %q", c.d, got, c.want)
+			}
+		})
+	}
+}
+
 func TestWindowReportOfASpotBelowItsMultiplier(t *testing.T) {
 	// expect: 5x on a baseline of 100: floor 50 (capacity 10). The spot
 	// peaks at 300 (3x) a minute after the start and is halfway back
@@ -110,7 +126,7 @@ func TestWindowReportOfASpotBelowItsMultiplier(t *testing.T) {
 	if !near(r.AddedReplicaHours, 235.0/60) {
 		t.Errorf("added replica-hours: got %v, want %v", r.AddedReplicaHours, 235.0/60)
 	}
-	want := "tf1-spot on shop/web (2026-11-25 19:45 UTC): peak 300, 3.0x the baseline 100 (expected 5x), 1m0s after the start; half gone 2m0s after the peak; 20 replicas at the start for a floor of 50; load above capacity for 1m0s (3000 in excess); the floor added 3.92 replica-hours over tracking"
+	want := "tf1-spot on Wed 25 Nov 19:45: shop/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 2 min later; 20 replicas at the start for a floor of 50; load above capacity for 1 min (3000 in excess); the window added 3.92 replica-hours over tracking"
 	if got := r.Sentence(); got != want {
 		t.Errorf("sentence:\n got %s\nwant %s", got, want)
 	}
@@ -121,7 +137,7 @@ func TestWindowReportOfAQuietNight(t *testing.T) {
 	// with no pods, the load is unknown: the 6 it had are the reference.
 	// The cap's first cycle stands for no time: 10 cycles x 6 replicas x
 	// 1 min = 1 replica-hour saved.
-	w := &ground.Window{Name: "night", Duration: 10 * time.Minute, Quiet: true, Demand: ground.Demand{Kind: ground.DemandReplicas, Value: 0}}
+	w := &ground.Window{Name: "night", Location: mustZone("Europe/Paris"), Duration: 10 * time.Minute, Quiet: true, Demand: ground.Demand{Kind: ground.DemandReplicas, Value: 0}}
 	cycles := []cycle{{at: 0, phase: PhaseQuiet, replicas: 0, load: 60, tracking: 6, current: 6}}
 	for m := 1; m <= 10; m++ {
 		cycles = append(cycles, cycle{at: time.Duration(m) * time.Minute, phase: PhaseQuiet, replicas: 0, load: -1})
@@ -134,7 +150,7 @@ func TestWindowReportOfAQuietNight(t *testing.T) {
 	if !near(rs[0].SavedReplicaHours, 1) {
 		t.Errorf("saved replica-hours: got %v, want 1", rs[0].SavedReplicaHours)
 	}
-	if want := "quiet window night on shop/web (2026-11-25 19:45 UTC): 1.00 replica-hours saved"; rs[0].Sentence() != want {
+	if want := "night on Wed 25 Nov 20:45: shop/web was capped; the quiet window saved 1.00 replica-hours"; rs[0].Sentence() != want {
 		t.Errorf("sentence:\n got %s\nwant %s", rs[0].Sentence(), want)
 	}
 }

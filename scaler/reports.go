@@ -32,34 +32,38 @@ type WindowReporter struct {
 	Refs     ConfigMapRefs
 	Log      *zap.Logger
 
-	ratio        *prometheus.GaugeVec
-	replicaHours *prometheus.CounterVec
-	reports      prometheus.Counter
+	peak, expected *prometheus.GaugeVec
+	replicaHours   *prometheus.CounterVec
+	reports        prometheus.Counter
 }
 
 var _ ReportSink = (*WindowReporter)(nil)
 
 // NewWindowReporter returns a reporter whose metrics are registered on reg:
-// primetime_window_report_ratio{namespace,target,window,kind="peak"|"expected"}
-// (the last report of each window and target),
-// primetime_window_replica_hours_total{kind="added"|"saved"} and
+// primetime_window_peak_ratio and primetime_window_expected_ratio
+// {namespace,target,window} (the last report of each window and target),
+// primetime_window_replica_hours{effect="added"|"saved"} and
 // primetime_window_reports_total.
 func NewWindowReporter(reg prometheus.Registerer, recorder record.EventRecorder, refs ConfigMapRefs, log *zap.Logger) *WindowReporter {
 	r := &WindowReporter{Recorder: recorder, Refs: refs, Log: log,
-		ratio: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "primetime_window_report_ratio",
-			Help: "Last window report of each window and target: the peak load over the baseline (kind=peak) and the multiplier the window stated (kind=expected).",
-		}, []string{"namespace", "target", "window", "kind"}),
+		peak: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "primetime_window_peak_ratio",
+			Help: "Peak load over the baseline in the last report of each window and target.",
+		}, []string{"namespace", "target", "window"}),
+		expected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "primetime_window_expected_ratio",
+			Help: "The multiplier the window stated, in the last report of each window and target.",
+		}, []string{"namespace", "target", "window"}),
 		replicaHours: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "primetime_window_replica_hours_total",
-			Help: "Replica-hours added by window floors over tracking (kind=added) and saved by quiet windows below it (kind=saved), from the window reports.",
-		}, []string{"kind"}),
+			Name: "primetime_window_replica_hours",
+			Help: "Replica-hours added by window floors over tracking (effect=added) and saved by quiet windows below it (effect=saved), from the window reports.",
+		}, []string{"effect"}),
 		reports: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "primetime_window_reports_total",
 			Help: "Window reports written, one per window occurrence and target once its floor or cap is released.",
 		}),
 	}
-	reg.MustRegister(r.ratio, r.replicaHours, r.reports)
+	reg.MustRegister(r.peak, r.expected, r.replicaHours, r.reports)
 	r.replicaHours.WithLabelValues("added")
 	r.replicaHours.WithLabelValues("saved")
 	return r
@@ -72,10 +76,10 @@ func (w *WindowReporter) Report(r policies.WindowReport) {
 	w.replicaHours.WithLabelValues("added").Add(r.AddedReplicaHours)
 	w.replicaHours.WithLabelValues("saved").Add(r.SavedReplicaHours)
 	if v := r.Ratio(); v.OK {
-		w.ratio.WithLabelValues(r.Target.Namespace, r.Target.Name, r.Window, "peak").Set(v.V)
+		w.peak.WithLabelValues(r.Target.Namespace, r.Target.Name, r.Window).Set(v.V)
 	}
 	if v := r.ExpectedRatio(); v.OK {
-		w.ratio.WithLabelValues(r.Target.Namespace, r.Target.Name, r.Window, "expected").Set(v.V)
+		w.expected.WithLabelValues(r.Target.Namespace, r.Target.Name, r.Window).Set(v.V)
 	}
 	if w.Log != nil {
 		w.Log.Info("window report", zap.String("window", r.Window), zap.String("target", r.Target.String()), zap.String("report", sentence))

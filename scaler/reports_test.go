@@ -34,15 +34,21 @@ func TestWindowReportEvent(t *testing.T) {
 			released = r.now.Format("15:04")
 		}
 	}
-	const metrics = `# HELP primetime_window_report_ratio Last window report of each window and target: the peak load over the baseline (kind=peak) and the multiplier the window stated (kind=expected).
-# TYPE primetime_window_report_ratio gauge
-primetime_window_report_ratio{kind="expected",namespace="storefront",target="web",window="tf1-prime-spot"} 5
-primetime_window_report_ratio{kind="peak",namespace="storefront",target="web",window="tf1-prime-spot"} 3
+	const metrics = `# HELP primetime_window_expected_ratio The multiplier the window stated, in the last report of each window and target.
+# TYPE primetime_window_expected_ratio gauge
+primetime_window_expected_ratio{namespace="storefront",target="web",window="tf1-prime-spot"} 5
+# HELP primetime_window_peak_ratio Peak load over the baseline in the last report of each window and target.
+# TYPE primetime_window_peak_ratio gauge
+primetime_window_peak_ratio{namespace="storefront",target="web",window="tf1-prime-spot"} 3
+# HELP primetime_window_replica_hours Replica-hours added by window floors over tracking (effect=added) and saved by quiet windows below it (effect=saved), from the window reports.
+# TYPE primetime_window_replica_hours counter
+primetime_window_replica_hours{effect="added"} 44.300000000000004
+primetime_window_replica_hours{effect="saved"} 0
 # HELP primetime_window_reports_total Window reports written, one per window occurrence and target once its floor or cap is released.
 # TYPE primetime_window_reports_total counter
 primetime_window_reports_total 1
 `
-	if err := testutil.GatherAndCompare(r.reg, strings.NewReader(metrics), "primetime_window_report_ratio", "primetime_window_reports_total"); err != nil {
+	if err := testutil.GatherAndCompare(r.reg, strings.NewReader(metrics), "primetime_window_peak_ratio", "primetime_window_expected_ratio", "primetime_window_replica_hours", "primetime_window_reports_total"); err != nil {
 		t.Error(err)
 	}
 	events := rec.events
@@ -54,7 +60,7 @@ primetime_window_reports_total 1
 	// 44 42 38 in the spike): 32 minutes held at 100 (2,426 replica-
 	// minutes), then the step-down 83 70 59 50 42 35 29 24 20 (232):
 	// 2,658 replica-minutes.
-	want := "marketing/spots Normal WindowReport tf1-prime-spot on storefront/web (2026-11-25 19:45 UTC): peak 3000, 3.0x the baseline 1000 (expected 5x), 1m0s after the start; half gone 4m0s after the peak; the floor added 44.30 replica-hours over tracking"
+	want := "marketing/spots Normal WindowReport tf1-prime-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (3000 for 1000) 1 min after the start (expected 5x), half gone 4 min later; the window added 44.30 replica-hours over tracking"
 	if events[0] != want {
 		t.Errorf("Event\n %s\nwant\n %s", events[0], want)
 	}
