@@ -71,6 +71,13 @@ type Window struct {
 	// Duration is the length of each occurrence.
 	Duration time.Duration
 	Demand   Demand
+	// Learned: the multiplier is learned from the window reports of Group
+	// ("expect: learned"); Demand holds the "initially" multiplier, used
+	// until the group has a report for the target.
+	Learned bool
+	// Group names windows of the same kind, whose reports teach each
+	// other; empty when not given.
+	Group string
 	// Quiet makes the window a cap on replicas instead of a floor.
 	Quiet    bool
 	Cooldown time.Duration
@@ -168,4 +175,13 @@ func (r DateRange) String() string {
 		return r.From.String()
 	}
 	return r.From.String() + ".." + r.To.String()
+}
+
+// LearningGroup is the group whose reports a window learns from and adds
+// to: its group, else (a recurring window) the window itself.
+func (w *Window) LearningGroup() string {
+	if w.Group != "" {
+		return w.Group
+	}
+	return "window " + w.Origin.File + " " + w.Name
 }

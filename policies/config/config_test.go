@@ -224,6 +224,12 @@ func TestBadWindows(t *testing.T) {
 		{"target too many slashes", "  - name: w\n    start: \"2026-11-25 20:45\"\n    duration: 15m\n    expect: 5x\n    targets: [a/b/c]\n", "targets", "namespace/name"},
 		{"targets a mapping", "  - name: w\n    start: \"2026-11-25 20:45\"\n    duration: 15m\n    expect: 5x\n    targets: {a: b}\n", "targets", "must be a list"},
 		{"entry not a mapping", "  - just a string\n", "", "key: value"},
+		{"learned without group nor cron", "  - name: w\n    start: \"2026-11-25 20:45\"\n    duration: 15m\n    expect: learned\n    initially: 5x\n    targets: [a/b]\n", "expect", "learned needs the windows to learn from: give a group (e.g. group: tf1-prime), or make the window recurring with cron"},
+		{"learned without initially", "  - name: w\n    group: g\n    start: \"2026-11-25 20:45\"\n    duration: 15m\n    expect: learned\n    targets: [a/b]\n", "initially", "is missing; expect: learned needs the multiplier to use until the window has a report, e.g. initially: 5x"},
+		{"learned initially a load", "  - name: w\n    group: g\n    start: \"2026-11-25 20:45\"\n    duration: 15m\n    expect: learned\n    initially: 12000\n    targets: [a/b]\n", "initially", `"12000" is a load; initially is a multiplier of the usual load, e.g. 5x`},
+		{"learned initially below 1x", "  - name: w\n    group: g\n    start: \"2026-11-25 20:45\"\n    duration: 15m\n    expect: learned\n    initially: 0.5x\n    targets: [a/b]\n", "initially", "would not raise capacity"},
+		{"initially without learned", "  - name: w\n" + good + "    initially: 5x\n", "initially", "is the multiplier used until a learned window has a report; it goes with expect: learned"},
+		{"empty group", "  - name: w\n" + good + "    group: \"\"\n", "group", "is empty; give a value or remove the line"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -421,6 +427,31 @@ func TestDatadogQueryChecks(t *testing.T) {
 			}
 			if got != tc.err {
 				t.Errorf("checkDatadogQuery(%q) = %q, want %q", tc.query, got, tc.err)
+			}
+		})
+	}
+}
+
+func TestLearnedWindow(t *testing.T) {
+	cases := []struct {
+		name, entry   string
+		group         string
+		learningGroup string
+		initially     float64
+	}{
+		{"a group", "    group: tf1-prime\n    start: \"2026-11-28 20:50\"\n", "tf1-prime", "tf1-prime", 5},
+		{"recurring, its own group", "    cron: \"50 20 * * SAT\"\n", "", "window w.yaml spot", 5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := "windows:\n  - name: spot\n" + tc.entry + "    duration: 10m\n    expect: LEARNED\n    initially: 5x\n    targets: [storefront/web]\n"
+			res := ParseFile("w.yaml", []byte(doc))
+			if len(res.Problems) != 0 || len(res.Windows) != 1 {
+				t.Fatalf("problems %v, %d windows", res.Problems, len(res.Windows))
+			}
+			w := res.Windows[0]
+			if !w.Learned || w.Group != tc.group || w.LearningGroup() != tc.learningGroup || w.Demand != (ground.Demand{Kind: ground.DemandMultiplier, Value: tc.initially}) {
+				t.Errorf("learned %v, group %q (learning %q), demand %+v; want learned, %q (%q), %gx", w.Learned, w.Group, w.LearningGroup(), w.Demand, tc.group, tc.learningGroup, tc.initially)
 			}
 		})
 	}

@@ -21,18 +21,20 @@ type windowsDocRaw struct {
 }
 
 type windowRaw struct {
-	Name     field `yaml:"name"`
-	Timezone field `yaml:"timezone"`
-	Start    field `yaml:"start"`
-	End      field `yaml:"end"`
-	Duration field `yaml:"duration"`
-	Cron     field `yaml:"cron"`
-	Expect   field `yaml:"expect"`
-	Replicas field `yaml:"replicas"`
-	Quiet    field `yaml:"quiet"`
-	Cooldown field `yaml:"cooldown"`
-	Targets  field `yaml:"targets"`
-	Except   field `yaml:"except"`
+	Name      field `yaml:"name"`
+	Timezone  field `yaml:"timezone"`
+	Start     field `yaml:"start"`
+	End       field `yaml:"end"`
+	Duration  field `yaml:"duration"`
+	Cron      field `yaml:"cron"`
+	Expect    field `yaml:"expect"`
+	Replicas  field `yaml:"replicas"`
+	Quiet     field `yaml:"quiet"`
+	Cooldown  field `yaml:"cooldown"`
+	Targets   field `yaml:"targets"`
+	Except    field `yaml:"except"`
+	Group     field `yaml:"group"`
+	Initially field `yaml:"initially"`
 }
 
 // Limits of the windows format.
@@ -298,7 +300,9 @@ func validateDemand(r *entryReporter, w *ground.Window, raw windowRaw) {
 	case w.Quiet && raw.Expect.set():
 		r.add(raw.Expect.line(), "expect", "a quiet window caps replicas; give replicas instead of expect")
 	case raw.Expect.set():
-		if s, ok := raw.Expect.text(r, "expect"); ok {
+		if s, ok := raw.Expect.text(r, "expect"); ok && strings.EqualFold(strings.TrimSpace(s), "learned") {
+			validateLearned(r, w, raw)
+		} else if ok {
 			d, msg := parseExpect(s)
 			if msg != "" {
 				r.add(raw.Expect.line(), "expect", "%s", msg)
@@ -316,12 +320,51 @@ func validateDemand(r *entryReporter, w *ground.Window, raw windowRaw) {
 	default:
 		r.add(raw.Name.line(), "expect", "is missing; give expect (e.g. 5x or 12000) or replicas")
 	}
+	if raw.Initially.set() && !w.Learned {
+		r.add(raw.Initially.line(), "initially", "is the multiplier used until a learned window has a report; it goes with expect: learned")
+	}
+	if raw.Group.set() {
+		if g, ok := raw.Group.text(r, "group"); ok {
+			if g == "" || len(g) > MaxNameLength || strings.ContainsFunc(g, func(c rune) bool { return c < ' ' || c == 0x7f }) {
+				r.add(raw.Group.line(), "group", "must be 1 to %d characters of printable text", MaxNameLength)
+			} else {
+				w.Group = g
+			}
+		}
+	}
 	if raw.Cooldown.set() {
 		if w.Quiet {
 			r.add(raw.Cooldown.line(), "cooldown", "a quiet window has no cooldown; remove it")
 		} else {
 			w.Cooldown, _ = raw.Cooldown.duration(r, "cooldown", 0, MaxCooldown)
 		}
+	}
+}
+
+// validateLearned checks "expect: learned": it needs initially (a
+// multiplier), and a group or a cron (a recurring window is its own
+// group).
+func validateLearned(r *entryReporter, w *ground.Window, raw windowRaw) {
+	w.Learned = true
+	if !raw.Group.set() && !raw.Cron.set() {
+		r.add(raw.Expect.line(), "expect", "learned needs the windows to learn from: give a group (e.g. group: tf1-prime), or make the window recurring with cron")
+	}
+	if !raw.Initially.set() {
+		r.add(raw.Expect.line(), "initially", "is missing; expect: learned needs the multiplier to use until the window has a report, e.g. initially: 5x")
+		return
+	}
+	s, ok := raw.Initially.text(r, "initially")
+	if !ok {
+		return
+	}
+	d, msg := parseExpect(s)
+	switch {
+	case msg != "":
+		r.add(raw.Initially.line(), "initially", "%s", msg)
+	case d.Kind != ground.DemandMultiplier:
+		r.add(raw.Initially.line(), "initially", "%q is a load; initially is a multiplier of the usual load, e.g. 5x", s)
+	default:
+		w.Demand = d
 	}
 }
 
