@@ -3,6 +3,7 @@ package policies
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,149 +158,225 @@ const MaxReportGap = 5 * time.Minute
 
 // Reports builds the window reports of a fleet from its decisions, cycle
 // after cycle. It is not safe for concurrent use; the zero value is ready.
+//
+// A fleet of 10,000 targets under 10 windows each has 100,000 reports
+// open at once: a report being built is a compact value (112 bytes:
+// the window by pointer, instants as Unix nanoseconds) in a slice per
+// target, and the WindowReport is only made when it is released.
 type Reports struct {
-	open map[ground.TargetKey]map[reportKey]*reportBuilder
+	open  map[ground.TargetKey]*openReports
+	cycle uint64
 }
 
-type reportKey struct {
-	file, window string
-	start        int64
+// openReports are one target's reports being built.
+type openReports struct {
+	cycle    uint64 // the last cycle that saw the target
+	builders []reportBuilder
 }
 
+// reportBuilder is one occurrence's report being built.
 type reportBuilder struct {
-	r    WindowReport
-	last time.Time
+	window *ground.Window
+	// start and end are the occurrence's, last the previous cycle's
+	// instant and peakAt the peak's, all in Unix nanoseconds.
+	start, end, last, peakAt int64
+	baseline, peak           float64
+	excess, added, saved     float64
+	underCapacity, halfDecay time.Duration
+	floorAtStart             int32
+	replicasAtStart          int32
 	// before is the replicas when a quiet occurrence was first seen.
-	before ground.Opt[int32]
-	// holdEnd is the end of the cooldown: the window's traffic is
-	// measured from Start until then.
-	holdEnd time.Time
-	seen    bool
+	before int32
+	has    reportHas
+	seen   bool
 }
+
+// reportHas says which of a builder's optional figures are known.
+type reportHas uint8
+
+const (
+	hasBaseline reportHas = 1 << iota
+	hasPeak
+	hasHalfDecay
+	hasAtStart // floorAtStart and replicasAtStart
+	hasFloorAtStart
+	hasReplicasAtStart
+	hasBefore
+	hasLast
+)
 
 // Observe takes one cycle's decisions, one per target in the order of
 // targets, and returns the reports of the occurrences released since the
 // previous cycle. A target that is gone takes its open reports with it.
 func (rs *Reports) Observe(targets []ground.Target, decisions []Decision) []WindowReport {
 	var done []WindowReport
-	var live map[ground.TargetKey]bool // the targets with open reports seen in this cycle
+	rs.cycle++
 	for i := range decisions {
 		d := &decisions[i]
 		open := rs.open[d.Target]
-		if open == nil && len(d.Schedule.Effects) == 0 {
-			continue
-		}
 		if open == nil {
-			if rs.open == nil {
-				rs.open = map[ground.TargetKey]map[reportKey]*reportBuilder{}
+			if len(d.Schedule.Effects) == 0 {
+				continue
 			}
-			open = map[reportKey]*reportBuilder{}
+			if rs.open == nil {
+				rs.open = map[ground.TargetKey]*openReports{}
+			}
+			open = &openReports{}
 			rs.open[d.Target] = open
 		}
-		if live == nil {
-			live = make(map[ground.TargetKey]bool, len(rs.open))
-		}
-		live[d.Target] = true
-		for _, b := range open {
-			b.seen = false
+		open.cycle = rs.cycle
+		for j := range open.builders {
+			open.builders[j].seen = false
 		}
 		for j := range d.Schedule.Effects {
 			e := &d.Schedule.Effects[j]
-			o := e.Occurrence
-			k := reportKey{file: o.Window.Origin.File, window: o.Window.Name, start: o.Start.Unix()}
-			b := open[k]
+			b := open.find(j, &e.Occurrence)
 			if b == nil {
-				b = &reportBuilder{r: WindowReport{Target: d.Target, Window: o.Window.Name, Origin: o.Window.Origin, Location: o.Window.Location,
-					Demand: o.Window.Demand, Quiet: o.Window.Quiet, Start: o.Start, End: o.End},
-					holdEnd: o.End.Add(o.Window.Cooldown)}
-				open[k] = b
+				if len(open.builders) == cap(open.builders) {
+					// Room for every effect of the cycle, not a doubling.
+					open.builders = slices.Grow(open.builders, len(d.Schedule.Effects)-j)
+				}
+				o := e.Occurrence
+				open.builders = append(open.builders, reportBuilder{start: o.Start.UnixNano(), end: o.End.UnixNano()})
+				b = &open.builders[len(open.builders)-1]
 			}
-			b.seen = true
+			b.window, b.seen = e.Occurrence.Window, true
 			b.observe(&targets[i], d, e)
 		}
-		for k, b := range open {
-			if !b.seen {
-				b.r.Released = d.At
-				done = append(done, b.r)
-				delete(open, k)
+		kept := open.builders[:0]
+		for j := range open.builders {
+			if b := &open.builders[j]; b.seen {
+				kept = append(kept, *b)
+			} else {
+				done = append(done, b.report(d.Target, d.At))
 			}
 		}
-		if len(open) == 0 {
+		clear(open.builders[len(kept):]) // no window kept alive by a released report
+		open.builders = kept
+		if len(kept) == 0 {
 			delete(rs.open, d.Target)
 		}
 	}
-	for k := range rs.open {
-		if !live[k] {
+	for k, o := range rs.open {
+		if o.cycle != rs.cycle {
 			delete(rs.open, k)
 		}
 	}
 	return done
 }
 
+// find returns the builder of occurrence o, looked for first at index
+// hint (the effects come in the same order cycle after cycle).
+func (o *openReports) find(hint int, occ *Occurrence) *reportBuilder {
+	same := func(b *reportBuilder) bool {
+		return b.start == occ.Start.UnixNano() && b.window.Name == occ.Window.Name && b.window.Origin.File == occ.Window.Origin.File
+	}
+	if hint < len(o.builders) && same(&o.builders[hint]) {
+		return &o.builders[hint]
+	}
+	for j := range o.builders {
+		if same(&o.builders[j]) {
+			return &o.builders[j]
+		}
+	}
+	return nil
+}
+
 // Open returns how many reports are being built.
 func (rs *Reports) Open() int {
 	n := 0
 	for _, o := range rs.open {
-		n += len(o)
+		n += len(o.builders)
 	}
 	return n
 }
 
+// report makes the WindowReport of a builder released at instant at.
+func (b *reportBuilder) report(target ground.TargetKey, at time.Time) WindowReport {
+	w := b.window
+	r := WindowReport{Target: target, Window: w.Name, Origin: w.Origin, Location: w.Location, Demand: w.Demand, Quiet: w.Quiet,
+		Start: time.Unix(0, b.start), End: time.Unix(0, b.end), Released: at,
+		UnderCapacity: b.underCapacity, Excess: b.excess, AddedReplicaHours: b.added, SavedReplicaHours: b.saved}
+	if b.has&hasBaseline != 0 {
+		r.Baseline = ground.Some(b.baseline)
+	}
+	if b.has&hasPeak != 0 {
+		r.Peak, r.PeakAt = ground.Some(b.peak), time.Unix(0, b.peakAt)
+	}
+	if b.has&hasHalfDecay != 0 {
+		r.HalfDecay = ground.Some(b.halfDecay)
+	}
+	if b.has&hasFloorAtStart != 0 {
+		r.FloorAtStart = ground.Some(b.floorAtStart)
+	}
+	if b.has&hasReplicasAtStart != 0 {
+		r.ReplicasAtStart = ground.Some(b.replicasAtStart)
+	}
+	return r
+}
+
 // observe adds one cycle, decision d, of effect e to the report.
 func (b *reportBuilder) observe(t *ground.Target, d *Decision, e *Effect) {
-	r := &b.r
+	w := b.window
+	now := d.At.UnixNano()
 	dt := time.Duration(0)
-	if !b.last.IsZero() {
-		dt = min(d.At.Sub(b.last), MaxReportGap)
+	if b.has&hasLast != 0 {
+		dt = min(time.Duration(now-b.last), MaxReportGap)
 	}
-	b.last = d.At
+	b.last, b.has = now, b.has|hasLast
 	load := d.Load.Observed
-	if !r.Baseline.OK {
+	if b.has&hasBaseline == 0 {
 		switch {
-		case r.Demand.Kind == ground.DemandMultiplier && e.Load.OK && (e.Phase == PhaseLead || e.Phase == PhaseActive) && r.Demand.Value > 0:
-			r.Baseline = ground.Some(e.Load.V / r.Demand.Value)
-		case r.Demand.Kind != ground.DemandMultiplier && load.OK && d.At.Before(r.Start):
-			r.Baseline = load
+		case w.Demand.Kind == ground.DemandMultiplier && e.Load.OK && (e.Phase == PhaseLead || e.Phase == PhaseActive) && w.Demand.Value > 0:
+			b.baseline, b.has = e.Load.V/w.Demand.Value, b.has|hasBaseline
+		case w.Demand.Kind != ground.DemandMultiplier && load.OK && now < b.start:
+			b.baseline, b.has = load.V, b.has|hasBaseline
 		}
 	}
-	if r.Quiet {
-		if !b.before.OK {
-			b.before = d.Current
+	if w.Quiet {
+		if b.has&hasBefore == 0 && d.Current.OK {
+			b.before, b.has = d.Current.V, b.has|hasBefore
 		}
 		ref := d.Tracking
 		if ref.OK {
 			ref = ground.Some(clampReplicas(ref.V, t))
-		} else {
-			ref = b.before
+		} else if b.has&hasBefore != 0 {
+			ref = ground.Some(b.before)
 		}
 		if ref.OK && e.Replicas.OK && ref.V > e.Replicas.V {
-			r.SavedReplicaHours += float64(ref.V-e.Replicas.V) * dt.Hours()
+			b.saved += float64(ref.V-e.Replicas.V) * dt.Hours()
 		}
 		return
 	}
 	if d.Tracking.OK && e.Replicas.OK {
 		if tracking := clampReplicas(d.Tracking.V, t); e.Replicas.V > tracking {
-			r.AddedReplicaHours += float64(e.Replicas.V-tracking) * dt.Hours()
+			b.added += float64(e.Replicas.V-tracking) * dt.Hours()
 		}
 	}
-	if d.At.Before(r.Start) {
+	if now < b.start {
 		return
 	}
-	if !r.FloorAtStart.OK && !r.ReplicasAtStart.OK {
-		r.FloorAtStart, r.ReplicasAtStart = e.Replicas, d.Current
+	if b.has&hasAtStart == 0 && (e.Replicas.OK || d.Current.OK) {
+		b.has |= hasAtStart
+		if e.Replicas.OK {
+			b.floorAtStart, b.has = e.Replicas.V, b.has|hasFloorAtStart
+		}
+		if d.Current.OK {
+			b.replicasAtStart, b.has = d.Current.V, b.has|hasReplicasAtStart
+		}
 	}
-	if !d.At.Before(b.holdEnd) || !load.OK {
+	if now >= b.end+int64(w.Cooldown) || !load.OK {
 		return
 	}
-	if !r.Peak.OK || load.V > r.Peak.V {
-		r.Peak, r.PeakAt, r.HalfDecay = load, d.At, ground.None[time.Duration]()
-	} else if !r.HalfDecay.OK && r.Baseline.OK && r.Peak.V > r.Baseline.V && load.V <= r.Baseline.V+(r.Peak.V-r.Baseline.V)/2 {
-		r.HalfDecay = ground.Some(d.At.Sub(r.PeakAt))
+	if b.has&hasPeak == 0 || load.V > b.peak {
+		b.peak, b.peakAt, b.has = load.V, now, (b.has|hasPeak)&^hasHalfDecay
+	} else if b.has&hasHalfDecay == 0 && b.has&hasBaseline != 0 && b.peak > b.baseline && load.V <= b.baseline+(b.peak-b.baseline)/2 {
+		b.halfDecay, b.has = time.Duration(now-b.peakAt), b.has|hasHalfDecay
 	}
 	if d.Current.OK && t.CapacityPerReplica > 0 {
 		if excess := load.V - float64(d.Current.V)*t.CapacityPerReplica; excess > 0 {
-			r.UnderCapacity += dt
-			r.Excess += excess * dt.Seconds()
+			b.underCapacity += dt
+			b.excess += excess * dt.Seconds()
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package policies
 
 import (
+	"fmt"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -194,4 +196,77 @@ func TestWindowReportEdges(t *testing.T) {
 			t.Fatalf("%d reports, %d open once the target is gone; want 0, 0", len(got), rs.Open())
 		}
 	})
+}
+
+// TestWindowReportsOfOverlappingWindows: two occurrences in force on one
+// target, their effects in either order, each report its own, the first
+// released while the second goes on.
+func TestWindowReportsOfOverlappingWindows(t *testing.T) {
+	a := &ground.Window{Name: "a", Duration: time.Minute, Demand: ground.Demand{Kind: ground.DemandReplicas, Value: 30}}
+	b := &ground.Window{Name: "b", Duration: 3 * time.Minute, Demand: ground.Demand{Kind: ground.DemandReplicas, Value: 20}}
+	oa := Occurrence{Window: a, Start: reportStart, End: reportStart.Add(a.Duration)}
+	ob := Occurrence{Window: b, Start: reportStart, End: reportStart.Add(b.Duration)}
+	tg := reportTarget()
+	var rs Reports
+	var got []WindowReport
+	for i, effects := range [][]Effect{
+		{{Occurrence: oa, Phase: PhaseActive, Replicas: ground.Some[int32](30)}, {Occurrence: ob, Phase: PhaseActive, Replicas: ground.Some[int32](20)}},
+		{{Occurrence: ob, Phase: PhaseActive, Replicas: ground.Some[int32](20)}, {Occurrence: oa, Phase: PhaseActive, Replicas: ground.Some[int32](30)}},
+		{{Occurrence: ob, Phase: PhaseActive, Replicas: ground.Some[int32](20)}},
+		{{Occurrence: ob, Phase: PhaseActive, Replicas: ground.Some[int32](20)}},
+		nil,
+	} {
+		d := Decision{Target: tg.Key(), At: reportStart.Add(time.Duration(i) * time.Minute), Tracking: ground.Some[int32](10), Current: ground.Some[int32](30),
+			Load: Loads{Observed: ground.Some(100.0)}, Schedule: Schedule{Effects: effects}}
+		got = append(got, rs.Observe([]ground.Target{tg}, []Decision{d})...)
+		if i == 2 && (len(got) != 1 || got[0].Window != "a" || rs.Open() != 1) {
+			t.Fatalf("at +2 min: reports %+v, %d open; want a's, 1 open", got, rs.Open())
+		}
+	}
+	if len(got) != 2 || got[1].Window != "b" {
+		t.Fatalf("reports %+v, want a's then b's", got)
+	}
+	// a: 30-10 replicas for its two minutes in force (the first cycle has
+	// no time behind it); b: 20-10 for four minutes.
+	if !near(got[0].AddedReplicaHours, 20.0/60) || !near(got[1].AddedReplicaHours, 30.0/60) {
+		t.Errorf("added %v and %v replica-hours, want %v and %v", got[0].AddedReplicaHours, got[1].AddedReplicaHours, 20.0/60, 30.0/60)
+	}
+	if got[0].Released != reportStart.Add(2*time.Minute) || got[1].Released != reportStart.Add(4*time.Minute) {
+		t.Errorf("released at %s and %s", got[0].Released, got[1].Released)
+	}
+}
+
+// BenchmarkReportsOpen builds the reports of 10,000 targets under 10
+// windows each and reports the heap they hold (retained-B/report).
+func BenchmarkReportsOpen(b *testing.B) {
+	const targets, windows = 10000, 10
+	var effects []Effect
+	for w := range windows {
+		win := &ground.Window{Name: fmt.Sprintf("w-%d", w), Duration: time.Hour, Demand: ground.Demand{Kind: ground.DemandMultiplier, Value: 3}}
+		effects = append(effects, Effect{Occurrence: Occurrence{Window: win, Start: reportStart, End: reportStart.Add(time.Hour)}, Phase: PhaseActive, Replicas: ground.Some[int32](30), Load: ground.Some(300.0)})
+	}
+	tgs := make([]ground.Target, targets)
+	ds := make([]Decision, targets)
+	for i := range tgs {
+		tgs[i] = ground.Target{Namespace: "shop", Name: fmt.Sprintf("app-%d", i), CapacityPerReplica: 10, MaxReplicas: 300}
+		ds[i] = Decision{Target: tgs[i].Key(), Tracking: ground.Some[int32](10), Current: ground.Some[int32](30), Load: Loads{Observed: ground.Some(100.0)}, Schedule: Schedule{Effects: effects}}
+	}
+	var retained float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var rs Reports
+		for c := range 3 {
+			for i := range ds {
+				ds[i].At = reportStart.Add(time.Duration(c) * 5 * time.Second)
+			}
+			rs.Observe(tgs, ds)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		retained = float64(after.HeapAlloc-before.HeapAlloc) / float64(rs.Open())
+		runtime.KeepAlive(&rs)
+	}
+	b.ReportMetric(retained, "retained-B/report")
 }
