@@ -419,13 +419,20 @@ func WebTarget(leadTime, mode string) string {
 `, leadTime, mode)
 }
 
-// Replicas returns the web Deployment's desired and ready replicas.
+// Replicas returns the web Deployment's desired and ready replicas. A
+// failed read (an API server slow on a loaded machine) is tried again for
+// up to 10 s rather than read as 0 replicas; 0, 0 only if it never answers.
 func (s *Stage) Replicas(ctx context.Context) (spec, ready int32) {
-	d, err := s.C.Client.AppsV1().Deployments(s.NS).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		return 0, 0
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		d, err := s.C.Client.AppsV1().Deployments(s.NS).Get(ctx, "web", metav1.GetOptions{})
+		if err == nil {
+			return *d.Spec.Replicas, d.Status.ReadyReplicas
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return 0, 0
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return *d.Spec.Replicas, d.Status.ReadyReplicas
 }
 
 // Settle waits until primetime publishes want for the web target and the
