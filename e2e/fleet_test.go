@@ -85,6 +85,7 @@ func TestFleetFloorStart(t *testing.T) {
 // /metrics, and the evaluation time (figures for docs/performance.md).
 func TestTenThousandTargets(t *testing.T) {
 	scenario(t)
+	runApart(t)
 	const n, perConfigMap = 10000, 1000
 	ctx := context.Background()
 	c := testbed.StartCluster(t, testbed.ClusterOptions{})

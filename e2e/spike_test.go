@@ -15,6 +15,7 @@ import (
 // plus two HPA syncs.
 func TestUnplannedSpike(t *testing.T) {
 	scenario(t) // on a control plane of its own: the HPA syncs every 15 s here
+	runApart(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const hpaSync, scrapeInterval = 15 * time.Second, 5 * time.Second
