@@ -198,7 +198,6 @@ const (
 	hasBaseline reportHas = 1 << iota
 	hasPeak
 	hasHalfDecay
-	hasAtStart // floorAtStart and replicasAtStart
 	hasFloorAtStart
 	hasReplicasAtStart
 	hasBefore
@@ -356,8 +355,7 @@ func (b *reportBuilder) observe(t *ground.Target, d *Decision, e *Effect) {
 	if now < b.start {
 		return
 	}
-	if b.has&hasAtStart == 0 && (e.Replicas.OK || d.Current.OK) {
-		b.has |= hasAtStart
+	if b.has&(hasFloorAtStart|hasReplicasAtStart) == 0 {
 		if e.Replicas.OK {
 			b.floorAtStart, b.has = e.Replicas.V, b.has|hasFloorAtStart
 		}
