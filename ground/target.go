@@ -152,8 +152,15 @@ type Target struct {
 	DryRun bool
 	// Behavior paces scale mode as an HPA would.
 	Behavior Behavior
-	Origin   Origin
+	// LearnedHeadroom is added to the highest peak ratio of a learning
+	// group's reports for an "expect: learned" window (0.1 is 10%).
+	LearnedHeadroom float64
+	Origin          Origin
 }
+
+// DefaultLearnedHeadroom is the headroom of learned multipliers when a
+// target gives none: 10%.
+const DefaultLearnedHeadroom = 0.1
 
 // Behavior is how scale mode moves a workload's replicas when no window
 // floor sets them, as the HPA's behavior field does.

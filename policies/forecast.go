@@ -2,6 +2,7 @@ package policies
 
 import (
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/primetime-dev/primetime/ground"
@@ -46,11 +47,20 @@ func HistoryRanges(at time.Time, spec ground.ForecastSpec, horizon time.Duration
 // loads at the same time in the past spec.Lookback seasons. The median
 // makes it robust to one unusual season (a past TV spot, an outage); with
 // fewer seasons it uses those there are, and with none it is absent.
-func ForecastAt(history ground.Series, at time.Time, spec ground.ForecastSpec) Forecast {
+//
+// A season whose instant lies in masks (a past window occurrence: a TV
+// spot, a newsletter) counts with that day's load MaskedLoadBefore before
+// the occurrence started instead, so that a past spike never raises the
+// forecast at the same hour.
+func ForecastAt(history ground.Series, at time.Time, spec ground.ForecastSpec, masks Masks) Forecast {
 	var buf [52]float64
 	vals := buf[:0]
 	for k := 1; k <= spec.Lookback && k <= len(buf); k++ {
-		if v, ok := history.At(at.Add(-time.Duration(k)*spec.Seasonality), SampleTolerance); ok {
+		past := at.Add(-time.Duration(k) * spec.Seasonality)
+		if span, ok := masks.Cover(past); ok {
+			past = span.From.Add(-MaskedLoadBefore) // that day's usual load, before the occurrence's traffic
+		}
+		if v, ok := history.At(past, SampleTolerance); ok {
 			vals = append(vals, v)
 		}
 	}
@@ -63,13 +73,13 @@ func ForecastAt(history ground.Series, at time.Time, spec ground.ForecastSpec) F
 // ForecastAhead returns the highest forecast over [now, now+horizon],
 // looked at every step: what the load will need by the time new capacity
 // is ready.
-func ForecastAhead(history ground.Series, now time.Time, horizon, step time.Duration, spec ground.ForecastSpec) Forecast {
+func ForecastAhead(history ground.Series, now time.Time, horizon, step time.Duration, spec ground.ForecastSpec, masks Masks) Forecast {
 	if step <= 0 {
 		step = time.Minute
 	}
 	var best Forecast
 	for d := time.Duration(0); d <= horizon; d += step {
-		f := ForecastAt(history, now.Add(d), spec)
+		f := ForecastAt(history, now.Add(d), spec, masks)
 		if f.Load.OK && (!best.Load.OK || f.Load.V > best.Load.V) {
 			best = f
 		}
@@ -84,4 +94,69 @@ func median(vals []float64) float64 {
 		return vals[n/2]
 	}
 	return (vals[n/2-1] + vals[n/2]) / 2
+}
+
+// Span is the time from From (included) to To (excluded).
+type Span struct {
+	From, To time.Time
+}
+
+// Mask is the spans of one window's occurrences, each from its start to
+// its end plus cooldown, in order: the load a forecast leaves out.
+type Mask []Span
+
+// Cover returns the span t lies in, if any.
+func (m Mask) Cover(t time.Time) (Span, bool) {
+	i := sort.Search(len(m), func(i int) bool { return m[i].To.After(t) })
+	if i < len(m) && !t.Before(m[i].From) {
+		return m[i], true
+	}
+	return Span{}, false
+}
+
+// Masks are the masks of a target's windows.
+type Masks []Mask
+
+// Cover returns a span of the masks that t lies in, the earliest
+// starting when several do.
+func (ms Masks) Cover(t time.Time) (Span, bool) {
+	var best Span
+	found := false
+	for _, m := range ms {
+		if s, ok := m.Cover(t); ok && (!found || s.From.Before(best.From)) {
+			best, found = s, true
+		}
+	}
+	return best, found
+}
+
+// MaskedLoadBefore is how long before a past occurrence's start the load
+// that stands for it in a forecast is read: a spot may air a little early.
+const MaskedLoadBefore = time.Minute
+
+// WindowMask returns the spans of w's occurrences that overlap [from, to):
+// from each start to its end plus cooldown. A quiet window masks nothing:
+// it caps replicas and brings no traffic of its own.
+func WindowMask(w *ground.Window, from, to time.Time) Mask {
+	if w.Quiet {
+		return nil
+	}
+	var m Mask
+	Starts(w, from.Add(-w.Duration-w.Cooldown), to, func(t time.Time) bool {
+		end := t.Add(w.Duration + w.Cooldown)
+		if len(m) > 0 && !t.After(m[len(m)-1].To) {
+			m[len(m)-1].To = maxTime(m[len(m)-1].To, end) // occurrences that overlap make one span
+		} else {
+			m = append(m, Span{From: t, To: end})
+		}
+		return true
+	})
+	return m
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

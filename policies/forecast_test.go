@@ -41,7 +41,7 @@ func TestForecast(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := ForecastAt(tc.history, now, spec)
+			f := ForecastAt(tc.history, now, spec, nil)
 			if f.Load != tc.want || f.Seasons != tc.seasons {
 				t.Fatalf("got %v from %d seasons, want %v from %d", f.Load, f.Seasons, tc.want, tc.seasons)
 			}
@@ -60,10 +60,10 @@ func TestForecastAheadSeesTheComingRise(t *testing.T) {
 		}
 		h = append(h, ground.Sample{T: ts, V: v})
 	}
-	if f := ForecastAt(h, now, spec); f.Load != ground.Some(100.0) {
+	if f := ForecastAt(h, now, spec, nil); f.Load != ground.Some(100.0) {
 		t.Errorf("at 19:55: %v, want 100", f.Load)
 	}
-	if f := ForecastAhead(h, now, 8*time.Minute, time.Minute, spec); f.Load != ground.Some(400.0) {
+	if f := ForecastAhead(h, now, 8*time.Minute, time.Minute, spec, nil); f.Load != ground.Some(400.0) {
 		t.Errorf("over the next 8 minutes: %v, want 400", f.Load)
 	}
 }

@@ -19,9 +19,16 @@ type WindowReport struct {
 	// windows ConfigMap the report's Event goes to).
 	Window string
 	Origin ground.Origin
+	// Group is the learning group of the window (ground.Window's
+	// LearningGroup): the reports an "expect: learned" window learns from.
+	Group string
 	// Location is the window's time zone, that the sentence speaks in.
 	Location *time.Location
-	Demand   ground.Demand
+	// Demand is what the window asked for; a learned multiplier in place
+	// of "initially" once there was one.
+	Demand ground.Demand
+	// Learned says the multiplier was learned from the group's reports.
+	Learned bool
 	Quiet    bool
 	// Start and End are the occurrence's; Released is the first instant
 	// its effect was no longer in force.
@@ -182,6 +189,9 @@ type reportBuilder struct {
 	start, end, last, peakAt int64
 	baseline, peak           float64
 	excess, added, saved     float64
+	// demand is the Demand's value the occurrence applied (a learned
+	// multiplier once there is one).
+	demand float64
 	underCapacity, halfDecay time.Duration
 	floorAtStart             int32
 	replicasAtStart          int32
@@ -202,6 +212,7 @@ const (
 	hasReplicasAtStart
 	hasBefore
 	hasLast
+	hasLearned
 )
 
 // Observe takes one cycle's decisions, one per target in the order of
@@ -293,7 +304,11 @@ func (rs *Reports) Open() int {
 // report makes the WindowReport of a builder released at instant at.
 func (b *reportBuilder) report(target ground.TargetKey, at time.Time) WindowReport {
 	w := b.window
-	r := WindowReport{Target: target, Window: w.Name, Origin: w.Origin, Location: w.Location, Demand: w.Demand, Quiet: w.Quiet,
+	demand := w.Demand
+	if b.has&hasLearned != 0 {
+		demand.Value = b.demand
+	}
+	r := WindowReport{Target: target, Window: w.Name, Origin: w.Origin, Group: w.LearningGroup(), Location: w.Location, Demand: demand, Learned: b.has&hasLearned != 0, Quiet: w.Quiet,
 		Start: time.Unix(0, b.start), End: time.Unix(0, b.end), Released: at,
 		UnderCapacity: b.underCapacity, Excess: b.excess, AddedReplicaHours: b.added, SavedReplicaHours: b.saved}
 	if b.has&hasBaseline != 0 {
@@ -326,11 +341,14 @@ func (b *reportBuilder) observe(t *ground.Target, d *Decision, e *Effect) {
 	load := d.Load.Observed
 	if b.has&hasBaseline == 0 {
 		switch {
-		case w.Demand.Kind == ground.DemandMultiplier && e.Load.OK && (e.Phase == PhaseLead || e.Phase == PhaseActive) && w.Demand.Value > 0:
-			b.baseline, b.has = e.Load.V/w.Demand.Value, b.has|hasBaseline
+		case w.Demand.Kind == ground.DemandMultiplier && e.Baseline.OK:
+			b.baseline, b.has = e.Baseline.V, b.has|hasBaseline
 		case w.Demand.Kind != ground.DemandMultiplier && load.OK && now < b.start:
 			b.baseline, b.has = load.V, b.has|hasBaseline
 		}
+	}
+	if w.Learned && e.Demand.Value != w.Demand.Value && b.has&hasLearned == 0 && (e.Phase == PhaseLead || e.Phase == PhaseActive) {
+		b.demand, b.has = e.Demand.Value, b.has|hasLearned
 	}
 	if w.Quiet {
 		if b.has&hasBefore == 0 && d.Current.OK {

@@ -48,9 +48,12 @@ func play(t *testing.T, w *ground.Window, cycles []cycle) []WindowReport {
 			d.Current = ground.Some(c.current)
 		}
 		if c.phase != "" {
-			e := Effect{Occurrence: occ, Phase: c.phase, Replicas: ground.Some(c.replicas)}
+			e := Effect{Occurrence: occ, Phase: c.phase, Replicas: ground.Some(c.replicas), Demand: w.Demand}
 			if c.expected > 0 {
 				e.Load = ground.Some(c.expected)
+				if w.Demand.Kind == ground.DemandMultiplier {
+					e.Baseline = ground.Some(c.expected / w.Demand.Value)
+				}
 			}
 			d.Schedule.Effects = []Effect{e}
 		}

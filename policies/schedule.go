@@ -46,6 +46,49 @@ func ConstantBaseline(load float64) Baseline {
 	return func(Occurrence, time.Time) (float64, bool) { return load, true }
 }
 
+// Traffic is what one occurrence's traffic has done so far, as measured
+// (a value describes the instant it was measured at, which for Datadog is
+// a minute before it is read).
+type Traffic struct {
+	// Peak is the highest load measured since the occurrence's start.
+	Peak ground.Opt[float64]
+	// Latest is the load measured last, absent when the source fails or
+	// its data is stale.
+	Latest ground.Opt[float64]
+}
+
+// Known is what is known of a target's occurrences besides their
+// windows. Only Baseline is required.
+type Known struct {
+	Baseline Baseline
+	// Traffic tells what an occurrence's traffic did so far; nil when
+	// nothing is known (a plan), and then every floor is held flat.
+	Traffic func(o Occurrence) Traffic
+	// Learned gives the multiplier learned for an "expect: learned"
+	// window; nil, or false, while there is none (its "initially" then).
+	Learned func(w *ground.Window) (float64, bool)
+}
+
+// The floor that follows the spike down (SPEC §2). A floor is held until
+// the window's traffic has clearly arrived and passed its peak; from then
+// on it follows the load measured last, with headroom, never above the
+// window's own floor (and tracking is never lowered by it: the decision
+// takes the higher). A window whose traffic never came is held flat.
+const (
+	// ArrivedFraction: the traffic has clearly arrived once the load
+	// measured since the start rose above the baseline by this share of
+	// the rise the window expected (a 5x spot that brings 2.4x has).
+	ArrivedFraction = 1.0 / 3
+	// PassedFraction: the traffic has passed its peak once the load
+	// measured last is below the peak by this share of the peak's rise
+	// over the baseline (measurement noise at the top is far smaller).
+	PassedFraction = 0.25
+	// FollowHeadroom is the capacity kept above the load measured last
+	// while the floor follows it down: a second wave up to this much
+	// above the current load is served while the HPA reacts.
+	FollowHeadroom = 0.25
+)
+
 // Effect is what one window occurrence does to a target at one instant.
 type Effect struct {
 	Occurrence Occurrence
@@ -58,6 +101,14 @@ type Effect struct {
 	// Load is the load behind the floor: the expected load while the floor
 	// is held, the floor's capacity during the step-down.
 	Load ground.Opt[float64]
+	// Demand is what the window asked for, with a learned multiplier in
+	// place of "initially" once there is one.
+	Demand ground.Demand
+	// Baseline is the load the window's multiplier applies to, when known.
+	Baseline ground.Opt[float64]
+	// Following says the floor follows the load down: the window's
+	// traffic came and passed its peak.
+	Following bool
 	// Note explains an absent floor (NoteNoBaseline); Explain words it.
 	Note string
 }
@@ -111,12 +162,18 @@ func (s *Schedule) CapWindow() (Effect, bool) {
 // at instant now. Overlapping floors take the highest; overlapping caps the
 // lowest. Occurrences that do not select t must not be passed.
 func Evaluate(t *ground.Target, occs []Occurrence, now time.Time, baseline Baseline) Schedule {
+	return EvaluateKnown(t, occs, now, Known{Baseline: baseline})
+}
+
+// EvaluateKnown is Evaluate with what the engine knows of the
+// occurrences' traffic and of learned multipliers.
+func EvaluateKnown(t *ground.Target, occs []Occurrence, now time.Time, known Known) Schedule {
 	var s Schedule
 	if len(occs) > 0 {
 		s.Effects = make([]Effect, 0, len(occs))
 	}
 	for _, o := range occs {
-		e, ok := effectAt(t, o, now, baseline)
+		e, ok := effectAt(t, o, now, &known)
 		if !ok {
 			continue
 		}
@@ -139,9 +196,14 @@ func Evaluate(t *ground.Target, occs []Occurrence, now time.Time, baseline Basel
 }
 
 // effectAt returns the effect of one occurrence at now, if it is in force.
-func effectAt(t *ground.Target, o Occurrence, now time.Time, baseline Baseline) (Effect, bool) {
+func effectAt(t *ground.Target, o Occurrence, now time.Time, known *Known) (Effect, bool) {
 	w := o.Window
-	e := Effect{Occurrence: o}
+	e := Effect{Occurrence: o, Demand: w.Demand}
+	if w.Learned && known.Learned != nil {
+		if v, ok := known.Learned(w); ok {
+			e.Demand.Value = v
+		}
+	}
 	if w.Quiet {
 		// The cap lifts leadTime before the end, so that capacity is back
 		// in place when normal traffic returns.
@@ -168,12 +230,15 @@ func effectAt(t *ground.Target, o Occurrence, now time.Time, baseline Baseline) 
 	default:
 		e.Phase = PhaseStepDown
 	}
-	base, haveBase := baseline(o, floorStart)
+	base, haveBase := known.Baseline(o, floorStart)
 	if haveBase && (base < 0 || math.IsNaN(base) || math.IsInf(base, 0)) {
 		haveBase = false
 	}
+	if haveBase {
+		e.Baseline = ground.Some(base)
+	}
 	var load float64
-	switch w.Demand.Kind {
+	switch e.Demand.Kind {
 	case ground.DemandMultiplier:
 		if !haveBase {
 			if e.Phase == PhaseStepDown {
@@ -182,19 +247,23 @@ func effectAt(t *ground.Target, o Occurrence, now time.Time, baseline Baseline) 
 			e.Note = NoteNoBaseline
 			return e, true
 		}
-		load = w.Demand.Value * base
+		load = e.Demand.Value * base
 	case ground.DemandLoad:
-		load = w.Demand.Value
+		load = e.Demand.Value
 	case ground.DemandReplicas:
-		load = w.Demand.Value * t.CapacityPerReplica
+		load = e.Demand.Value * t.CapacityPerReplica
 	}
 	peak := clampReplicas(ReplicasFor(load, t.CapacityPerReplica), t)
-	if w.Demand.Kind == ground.DemandReplicas {
-		peak = clampReplicas(int32(w.Demand.Value), t)
+	if e.Demand.Kind == ground.DemandReplicas {
+		peak = clampReplicas(int32(e.Demand.Value), t)
 	}
 	e.Peak = ground.Some(peak)
+	follow, followLoad, following := followFloor(t, o, &e, load, known)
 	if e.Phase != PhaseStepDown {
 		e.Replicas, e.Load = e.Peak, ground.Some(load)
+		if following && follow < peak {
+			e.Replicas, e.Load, e.Following = ground.Some(follow), ground.Some(followLoad), true
+		}
 		return e, true
 	}
 	rest := t.MinReplicas
@@ -202,13 +271,47 @@ func effectAt(t *ground.Target, o Occurrence, now time.Time, baseline Baseline) 
 		rest = clampReplicas(ReplicasFor(base, t.CapacityPerReplica), t)
 	}
 	step := int(now.Sub(holdEnd)/StepInterval) + 1
+	if following && follow <= rest {
+		return e, false // the load is back where it was: the floor is released
+	}
 	v, ok := StepDown(peak, rest, step)
 	if !ok {
 		return e, false
 	}
 	e.Replicas = ground.Some(v)
 	e.Load = ground.Some(float64(v) * t.CapacityPerReplica)
+	if following && follow < v {
+		e.Replicas, e.Load, e.Following = ground.Some(follow), ground.Some(followLoad), true
+	}
 	return e, true
+}
+
+// followFloor returns the floor that follows the load down, with the load
+// behind it, once the occurrence's traffic has clearly arrived and passed
+// its peak; false while the floor is to be held. A replicas window (an
+// explicit count) and a window with no baseline are always held.
+func followFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, known *Known) (int32, float64, bool) {
+	if known.Traffic == nil || !e.Baseline.OK || e.Demand.Kind == ground.DemandReplicas || e.Phase == PhaseLead {
+		return 0, 0, false
+	}
+	base := e.Baseline.V
+	if expected <= base {
+		return 0, 0, false
+	}
+	tr := known.Traffic(o)
+	if !tr.Peak.OK || !tr.Latest.OK {
+		return 0, 0, false
+	}
+	arrived := tr.Peak.V >= base+ArrivedFraction*(expected-base)
+	passed := tr.Latest.V <= tr.Peak.V-PassedFraction*(tr.Peak.V-base)
+	if !arrived || !passed {
+		return 0, 0, false
+	}
+	load := tr.Latest.V
+	if e.Phase != PhaseStepDown {
+		load *= 1 + FollowHeadroom // once the window and its cooldown are over, no second wave is announced
+	}
+	return clampReplicas(ReplicasFor(load, t.CapacityPerReplica), t), load, true
 }
 
 // StepDown returns the floor at the given step (1 is the first) of a

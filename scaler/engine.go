@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,15 @@ type Engine struct {
 	// occurrence (occurrenceKey.String), until an occurrence asks for its
 	// own; read-only while targets are evaluated.
 	imported map[string]Baseline
+	// masks are the past occurrences of each window, that forecasts leave
+	// out, computed up to masksTo; maskGen counts their computations.
+	masks       map[*ground.Window]policies.Mask
+	masksTo     time.Time
+	maskGen     uint64
+	maxLookback time.Duration
+	// learning holds the lessons of the window reports, for "expect:
+	// learned" windows; written between cycles, under mu.
+	learning policies.Learning
 	cycles   atomic.Int64
 	changes  atomic.Int64
 	// reports builds the window reports; reportsMu serialises cycles'
@@ -96,10 +106,14 @@ type targetState struct {
 	// last is the last desired replicas; seen once there is one.
 	last ground.Opt[int32]
 	seen bool
-	// calm is the last load seen with no window's floor in force.
-	calm sources.Value
+	// calm is the last load seen with no window's floor in force, and
+	// calmPeak the highest of the last CalmSpan or so.
+	calm, calmPeak sources.Value
 	// baselines are the latched baselines of its window occurrences.
 	baselines map[occurrenceKey]Baseline
+	// masks are the masks of its windows, of the engine's maskGen.
+	masks   policies.Masks
+	maskGen uint64
 }
 
 // Baseline is the load latched for one window occurrence of one target,
@@ -107,6 +121,9 @@ type targetState struct {
 type Baseline struct {
 	Load float64   `json:"load"`
 	Keep time.Time `json:"keep"` // may be forgotten after this
+	// Peak is the highest load measured since the occurrence's start (0:
+	// none yet), that tells when its traffic came and passed.
+	Peak float64 `json:"peak,omitempty"`
 }
 
 // Changes returns how many times a target's desired replicas changed: a
@@ -156,7 +173,7 @@ func (e *Engine) syncConfig() {
 	e.configSet, e.version = true, snap.Version
 	e.targets = nil // a new slice: the actuator keeps the last one
 	e.queries = nil
-	e.maxLead = 0
+	e.maxLead, e.maxLookback = 0, 0
 	for _, t := range snap.Targets {
 		if !t.InCluster(e.Cluster) {
 			continue
@@ -164,7 +181,11 @@ func (e *Engine) syncConfig() {
 		e.targets = append(e.targets, t)
 		e.queries = append(e.queries, sources.Query{Namespace: t.Namespace, Spec: t.Load})
 		e.maxLead = max(e.maxLead, t.LeadTime)
+		if t.Forecast != nil {
+			e.maxLookback = max(e.maxLookback, time.Duration(t.Forecast.Lookback)*t.Forecast.Seasonality)
+		}
 	}
+	e.masks, e.masksTo = nil, time.Time{} // computed again for the new windows
 	e.cal = policies.NewCalendar(snap.Windows)
 	states := make(map[ground.TargetKey]*targetState, len(e.targets))
 	e.stateOf = make([]*targetState, len(e.targets))
@@ -196,12 +217,21 @@ func (e *Engine) Cycle(ctx context.Context, now time.Time) []policies.Decision {
 	if e.Actuator != nil && ctx.Err() == nil { // a leader that lost the Lease writes nothing more
 		e.Actuator.Desire(targets, decisions)
 	}
-	if e.Reports != nil && ctx.Err() == nil {
+	if ctx.Err() == nil {
 		e.reportsMu.Lock()
 		done := e.reports.Observe(targets, decisions)
 		e.reportsMu.Unlock()
-		for _, r := range done {
-			e.Reports.Report(r)
+		if len(done) > 0 {
+			e.mu.Lock()
+			for i := range done {
+				e.learning.Learn(&done[i])
+			}
+			e.mu.Unlock()
+		}
+		if e.Reports != nil {
+			for _, r := range done {
+				e.Reports.Report(r)
+			}
 		}
 	}
 	e.cycles.Add(1)
@@ -217,6 +247,7 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.syncConfig()
+	e.refreshMasks(now)
 	agenda := e.cal.Agenda(now, e.maxLead)
 	decisions := make([]policies.Decision, len(e.targets))
 	published := make([]Published, len(e.targets))
@@ -236,14 +267,18 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 			forecast := ground.None[float64]()
 			if t.Forecast != nil && e.History != nil {
 				history = e.History.History(t)
-				forecast = policies.ForecastAhead(history, now, t.LeadTime, time.Minute, *t.Forecast).Load
+				forecast = policies.ForecastAhead(history, now, t.LeadTime, time.Minute, *t.Forecast, e.masksOf(t, st)).Load
 			}
 			current := ground.None[int32]()
 			if e.Replicas != nil {
 				current = e.Replicas.Current(t)
 			}
 			occBuf = agenda.For(t.Key(), occBuf[:0])
-			schedule := policies.Evaluate(t, occBuf, now, e.baselineFor(ctx, t, st, reading, history))
+			schedule := policies.EvaluateKnown(t, occBuf, now, policies.Known{
+				Baseline: e.baselineFor(ctx, t, st, reading, history),
+				Traffic:  trafficOf(st, reading),
+				Learned:  e.learnedFor(t),
+			})
 			st.rememberCalm(reading, schedule)
 			decisions[i] = policies.Decide(policies.Input{
 				Target: t, Now: now, Observed: reading.Load(), Forecast: forecast, Current: current, Schedule: schedule,
@@ -334,7 +369,7 @@ func (e *Engine) baselineFor(ctx context.Context, t *ground.Target, st *targetSt
 		}
 		forecast := ground.None[float64]()
 		if t.Forecast != nil && len(history) > 0 {
-			forecast = policies.ForecastAt(history, o.Start, *t.Forecast).Load
+			forecast = policies.ForecastAt(history, o.Start, *t.Forecast, st.masks).Load
 		}
 		// A value describes the time it was measured at, which for Datadog
 		// is a minute before it is read: one interval after the floor
@@ -356,6 +391,11 @@ func (e *Engine) baselineFor(ctx context.Context, t *ground.Target, st *targetSt
 				}
 			}
 		}
+		if p := st.calmPeak; observed.OK && !p.At.After(before) && !p.At.Before(floorStart.Add(-CalmSpan)) {
+			// One reading is the usual load give or take its noise: the
+			// highest of the last minutes is the load the floor must carry.
+			observed = ground.Some(max(observed.V, p.V))
+		}
 		load := policies.MaxOpt(forecast, observed)
 		if !load.OK {
 			return 0, false
@@ -364,6 +404,84 @@ func (e *Engine) baselineFor(ctx context.Context, t *ground.Target, st *targetSt
 		st.baselines[key] = Baseline{Load: load.V, Keep: keep}
 		return load.V, true
 	}
+}
+
+// trafficOf returns what each occurrence's traffic did so far on a
+// target: the highest load measured since its start (kept with its
+// latched baseline, across failovers) and the load measured last.
+func trafficOf(st *targetState, reading sources.Reading) func(o policies.Occurrence) policies.Traffic {
+	return func(o policies.Occurrence) policies.Traffic {
+		key := occurrenceKey{file: o.Window.Origin.File, window: o.Window.Name, start: o.Start.Unix()}
+		b, ok := st.baselines[key]
+		if !ok {
+			return policies.Traffic{}
+		}
+		var tr policies.Traffic
+		if at := reading.Value.At; reading.Status == sources.StatusOK && !at.Before(o.Start) {
+			tr.Latest = ground.Some(reading.Value.V)
+			if reading.Value.V > b.Peak && at.Before(o.End.Add(o.Window.Cooldown)) {
+				b.Peak = reading.Value.V
+				st.baselines[key] = b
+			}
+		}
+		if b.Peak > 0 {
+			tr.Peak = ground.Some(b.Peak)
+		}
+		return tr
+	}
+}
+
+// learnedFor returns the multipliers learned for target t's windows.
+func (e *Engine) learnedFor(t *ground.Target) func(w *ground.Window) (float64, bool) {
+	if e.learning.Len() == 0 {
+		return nil
+	}
+	return func(w *ground.Window) (float64, bool) {
+		l, ok := e.learning.Multiplier(w, t)
+		return l.Multiplier, ok
+	}
+}
+
+// Learned returns the multiplier learned for window w on target t, with
+// the lessons it comes from; false while there is none.
+func (e *Engine) Learned(w *ground.Window, t *ground.Target) (policies.Learned, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	l, ok := e.learning.Multiplier(w, t)
+	if ok {
+		l.From = slices.Clone(l.From)
+	}
+	return l, ok
+}
+
+// refreshMasks computes, about once an hour, the spans of every window's
+// occurrences that forecasts may look back to.
+func (e *Engine) refreshMasks(now time.Time) {
+	if e.maxLookback == 0 || (e.masks != nil && now.Add(e.maxLead+policies.SampleTolerance).Before(e.masksTo)) {
+		return
+	}
+	from := now.Add(-e.maxLookback - policies.SampleTolerance - time.Hour)
+	e.masksTo = now.Add(e.maxLead + policies.SampleTolerance + time.Hour)
+	e.masks = map[*ground.Window]policies.Mask{}
+	for _, w := range e.cal.Windows() {
+		if m := policies.WindowMask(w, from, e.masksTo); len(m) > 0 {
+			e.masks[w] = m
+		}
+	}
+	e.maskGen++
+}
+
+// masksOf returns the masks of target t's windows.
+func (e *Engine) masksOf(t *ground.Target, st *targetState) policies.Masks {
+	if st.maskGen != e.maskGen {
+		st.masks, st.maskGen = st.masks[:0], e.maskGen
+		for _, w := range e.cal.Matching(t.Key()) {
+			if m, ok := e.masks[w]; ok {
+				st.masks = append(st.masks, m)
+			}
+		}
+	}
+	return st.masks
 }
 
 // rememberCalm keeps the last load seen while no window's floor was in
@@ -379,7 +497,16 @@ func (st *targetState) rememberCalm(reading sources.Reading, s policies.Schedule
 		}
 	}
 	st.calm = reading.Value
+	if p := st.calmPeak; p.At.IsZero() || reading.Value.V >= p.V || reading.Value.At.Sub(p.At) > CalmSpan {
+		st.calmPeak = reading.Value
+	}
 }
+
+// CalmSpan is how far back before a floor starts the highest calm load is
+// looked for, as its baseline: one reading is the usual load give or take
+// its noise (±5% on a busy site), and a floor computed from a low one
+// starts under capacity.
+const CalmSpan = 5 * time.Minute
 
 // occurrenceKey names one occurrence of one window (of one target's).
 type occurrenceKey struct {

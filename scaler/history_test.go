@@ -74,7 +74,7 @@ func TestSeasonalHistoryFeedsTheForecast(t *testing.T) {
 		}
 	}
 	// Three seasons answered: the forecast for 20:00 sees the evening rise.
-	f := policies.ForecastAhead(h.History(&target), at, 10*time.Minute, time.Minute, spec)
+	f := policies.ForecastAhead(h.History(&target), at, 10*time.Minute, time.Minute, spec, nil)
 	if f.Load != ground.Some(1000.0) || f.Seasons != 3 {
 		t.Errorf("forecast %v from %d seasons, want 1000 from 3", f.Load, f.Seasons)
 	}

@@ -39,7 +39,7 @@ func TestParseSpecExamples(t *testing.T) {
 		Load:               ground.LoadSpec{Prometheus: `sum(rate(http_requests_total{app="web"}[1m]))`},
 		CapacityPerReplica: 50, MinReplicas: 2, MaxReplicas: 300, LeadTime: 8 * time.Minute,
 		Mode: ground.ModeMetric, Forecast: &ground.ForecastSpec{Seasonality: 168 * time.Hour, Lookback: 4},
-		Clusters: []string{"eu"}, Behavior: ground.DefaultBehavior, Origin: ground.Origin{File: "targets.yaml", Line: 2},
+		Clusters: []string{"eu"}, Behavior: ground.DefaultBehavior, LearnedHeadroom: ground.DefaultLearnedHeadroom, Origin: ground.Origin{File: "targets.yaml", Line: 2},
 	}
 	gotForecast, wantForecast := *web.Forecast, *want.Forecast
 	web.Forecast, want.Forecast = nil, nil

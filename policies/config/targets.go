@@ -34,6 +34,7 @@ type targetRaw struct {
 	Clusters           field `yaml:"clusters"`
 	DryRun             field `yaml:"dryRun"`
 	Behavior           field `yaml:"behavior"`
+	LearnedHeadroom    field `yaml:"learnedHeadroom"`
 }
 
 type behaviorRaw struct {
@@ -79,6 +80,9 @@ type forecastRaw struct {
 const (
 	// MaxReplicasLimit bounds minReplicas and maxReplicas.
 	MaxReplicasLimit = 100000
+	// MaxLearnedHeadroom bounds learnedHeadroom: a learned multiplier is
+	// at most 3 times the highest one seen.
+	MaxLearnedHeadroom = 2
 	// DefaultLeadTime is used when a target gives no leadTime.
 	DefaultLeadTime = 5 * time.Minute
 	// MaxLeadTime bounds leadTime.
@@ -113,7 +117,7 @@ func parseTargetsDoc(res *Result, ctx *docContext, n *yaml.Node) {
 }
 
 func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Target, bool) {
-	t := ground.Target{Origin: ground.Origin{File: ctx.file, Line: r.lineOf(item.line())}, Mode: ground.ModeMetric, MinReplicas: 1, LeadTime: DefaultLeadTime,
+	t := ground.Target{Origin: ground.Origin{File: ctx.file, Line: r.lineOf(item.line())}, Mode: ground.ModeMetric, MinReplicas: 1, LeadTime: DefaultLeadTime, LearnedHeadroom: ground.DefaultLearnedHeadroom,
 		Behavior: ground.DefaultBehavior}
 	var raw targetRaw
 	if !item.mapping(r, "", &raw) && raw == (targetRaw{}) {
@@ -185,6 +189,15 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Targe
 	}
 	if raw.DryRun.set() {
 		t.DryRun, _ = raw.DryRun.boolean(r, "dryRun")
+	}
+	if raw.LearnedHeadroom.set() {
+		if v, ok := raw.LearnedHeadroom.number(r, "learnedHeadroom"); ok {
+			if v < 0 || v > MaxLearnedHeadroom {
+				r.add(raw.LearnedHeadroom.line(), "learnedHeadroom", "must be a fraction from 0 to %g (0.1 is 10%%), got %g", float64(MaxLearnedHeadroom), v)
+			} else {
+				t.LearnedHeadroom = v
+			}
+		}
 	}
 	if raw.Behavior.set() {
 		if t.Mode != ground.ModeScale {

@@ -1,0 +1,99 @@
+package policies
+
+import (
+	"slices"
+	"time"
+
+	"github.com/primetime-dev/primetime/ground"
+)
+
+// LearnFrom is how many of a learning group's last reports a learned
+// multiplier is taken from (SPEC §2).
+const LearnFrom = 5
+
+// Lesson is what one window report teaches: the peak ratio one
+// occurrence brought to one target.
+type Lesson struct {
+	Window string    `json:"window"`
+	Start  time.Time `json:"start"`
+	Ratio  float64   `json:"ratio"`
+}
+
+// Learned is a multiplier learned for one target: the highest ratio of
+// the lessons plus the target's headroom.
+type Learned struct {
+	Multiplier float64
+	// From are the lessons it was learned from, oldest first.
+	From []Lesson
+}
+
+// Learning keeps, per learning group and target, the lessons of the
+// group's last LearnFrom reports. It is not safe for concurrent use; the
+// zero value is ready.
+type Learning struct {
+	lessons map[LearningKey][]Lesson
+}
+
+// LearningKey names the lessons of one learning group for one target.
+type LearningKey struct {
+	Group  string
+	Target ground.TargetKey
+}
+
+// String is the key's form in the handed-over state.
+func (k LearningKey) String() string { return k.Target.String() + "|" + k.Group }
+
+// Learn adds the lesson of report r: its peak ratio, for the learning
+// group of its window. A quiet window's report, or one with no ratio (no
+// load known), teaches nothing. It reports whether a lesson was kept.
+func (l *Learning) Learn(r *WindowReport) bool {
+	ratio := r.Ratio()
+	if r.Quiet || !ratio.OK || r.Group == "" {
+		return false
+	}
+	l.Add(LearningKey{Group: r.Group, Target: r.Target}, Lesson{Window: r.Window, Start: r.Start, Ratio: ratio.V})
+	return true
+}
+
+// Add keeps a lesson, in start order, replacing one of the same window
+// and start, and forgets all but the last LearnFrom.
+func (l *Learning) Add(k LearningKey, lesson Lesson) {
+	if l.lessons == nil {
+		l.lessons = map[LearningKey][]Lesson{}
+	}
+	ls := l.lessons[k]
+	ls = slices.DeleteFunc(ls, func(o Lesson) bool { return o.Window == lesson.Window && o.Start.Equal(lesson.Start) })
+	i, _ := slices.BinarySearchFunc(ls, lesson.Start, func(o Lesson, t time.Time) int { return o.Start.Compare(t) })
+	ls = slices.Insert(ls, i, lesson)
+	if len(ls) > LearnFrom {
+		ls = slices.Delete(ls, 0, len(ls)-LearnFrom)
+	}
+	l.lessons[k] = ls
+}
+
+// Multiplier returns the multiplier learned for window w on target t:
+// the highest peak ratio of the group's last LearnFrom reports, plus the
+// target's headroom; false while the group has no report for t.
+func (l *Learning) Multiplier(w *ground.Window, t *ground.Target) (Learned, bool) {
+	ls := l.lessons[LearningKey{Group: w.LearningGroup(), Target: t.Key()}]
+	if len(ls) == 0 {
+		return Learned{}, false
+	}
+	best := 0.0
+	for _, o := range ls {
+		best = max(best, o.Ratio)
+	}
+	return Learned{Multiplier: best * (1 + t.LearnedHeadroom), From: ls}, true
+}
+
+// Range calls yield with every group's lessons, until it returns false.
+func (l *Learning) Range(yield func(k LearningKey, lessons []Lesson) bool) {
+	for k, ls := range l.lessons {
+		if !yield(k, ls) {
+			return
+		}
+	}
+}
+
+// Len returns how many groups and targets have lessons.
+func (l *Learning) Len() int { return len(l.lessons) }
