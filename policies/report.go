@@ -29,7 +29,7 @@ type WindowReport struct {
 	Demand ground.Demand
 	// Learned says the multiplier was learned from the group's reports.
 	Learned bool
-	Quiet    bool
+	Quiet   bool
 	// Start and End are the occurrence's; Released is the first instant
 	// its effect was no longer in force.
 	Start, End, Released time.Time
@@ -191,7 +191,7 @@ type reportBuilder struct {
 	excess, added, saved     float64
 	// demand is the Demand's value the occurrence applied (a learned
 	// multiplier once there is one).
-	demand float64
+	demand                   float64
 	underCapacity, halfDecay time.Duration
 	floorAtStart             int32
 	replicasAtStart          int32
