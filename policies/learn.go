@@ -2,6 +2,7 @@ package policies
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/primetime-dev/primetime/ground"
@@ -40,8 +41,19 @@ type LearningKey struct {
 	Target ground.TargetKey
 }
 
-// String is the key's form in the handed-over state.
+// String is the key's form in the handed-over state:
+// "namespace/name|group".
 func (k LearningKey) String() string { return k.Target.String() + "|" + k.Group }
+
+// ParseLearningKey reads a key written by String.
+func ParseLearningKey(s string) (LearningKey, bool) {
+	target, group, ok := strings.Cut(s, "|")
+	ns, name, ok2 := strings.Cut(target, "/")
+	if !ok || !ok2 || ns == "" || name == "" || group == "" {
+		return LearningKey{}, false
+	}
+	return LearningKey{Group: group, Target: ground.TargetKey{Namespace: ns, Name: name}}, true
+}
 
 // Learn adds the lesson of report r: its peak ratio, for the learning
 // group of its window. A quiet window's report, or one with no ratio (no

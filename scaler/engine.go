@@ -620,3 +620,33 @@ func (e *Engine) ImportBaselines(b map[string]Baseline) {
 		}
 	}
 }
+
+// ExportLessons returns what the window reports taught, by learning group
+// and target (policies.LearningKey's String), to hand over to the next
+// leader: a failover must not make "expect: learned" windows forget.
+func (e *Engine) ExportLessons() map[string][]policies.Lesson {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string][]policies.Lesson, e.learning.Len())
+	e.learning.Range(func(k policies.LearningKey, ls []policies.Lesson) bool {
+		out[k.String()] = slices.Clone(ls)
+		return true
+	})
+	return out
+}
+
+// ImportLessons takes over the lessons handed over by a previous leader;
+// a key that does not parse is skipped.
+func (e *Engine) ImportLessons(lessons map[string][]policies.Lesson) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, ls := range lessons {
+		key, ok := policies.ParseLearningKey(k)
+		if !ok {
+			continue
+		}
+		for _, l := range ls {
+			e.learning.Add(key, l)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package scaler_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,8 +9,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/scaler"
 	"github.com/primetime-dev/primetime/scaler/configwatch"
 )
@@ -85,4 +88,68 @@ func (r *refRecorder) Eventf(o runtime.Object, eventtype, reason, format string,
 }
 func (r *refRecorder) AnnotatedEventf(o runtime.Object, _ map[string]string, eventtype, reason, format string, args ...any) {
 	r.Eventf(o, eventtype, reason, format, args...)
+}
+
+// TestLearnedWindowAcrossAFailover: a nightly "expect: learned" spot
+// starts at its "initially" 5x (floor 100 on a baseline of 1000); the
+// first night brings 3x, so the second night's floor is 3x + 10% = 3.3x
+// (3300: 66 replicas), and a new leader that imports the lessons handed
+// over starts the third night at 66 too.
+func TestLearnedWindowAcrossAFailover(t *testing.T) {
+	const learnedWindows = `timezone: Europe/Paris
+windows:
+  - name: nightly-spot
+    cron: "45 20 * * *"
+    group: tf1-prime
+    duration: 15m
+    expect: learned
+    initially: 5x
+    targets: [storefront/web]
+`
+	applyWindows := func(r *rig) {
+		r.engine.Config.(*configwatch.Store).Apply(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "marketing", Name: "spots", ResourceVersion: "2"},
+			Data: map[string]string{"w.yaml": learnedWindows}})
+	}
+	r := newRig(t)
+	applyWindows(r)
+	floorAt := func(r *rig, wall string) ground.Opt[int32] {
+		t.Helper()
+		for r.now.Format("2006-01-02 15:04") != wall {
+			next := r.now.Add(time.Minute)
+			v := 1000.0
+			if h, m := next.Hour(), next.Minute(); h == 20 && m >= 46 && m < 50 {
+				v = 3000 // the spot, 4 minutes at 3x
+			}
+			r.src.set(v, nil)
+			r.step(t, time.Minute)
+		}
+		return r.engine.Cycle(context.Background(), r.now)[0].Schedule.Floor
+	}
+	if f := floorAt(r, "2026-11-25 20:40"); f != ground.Some[int32](100) {
+		t.Fatalf("first night: floor %v, want 100 (initially 5x)", f)
+	}
+	if f := floorAt(r, "2026-11-26 20:40"); f != ground.Some[int32](66) {
+		t.Fatalf("second night: floor %v, want 66 (learned 3.3x)", f)
+	}
+	lessons := r.engine.ExportLessons()
+	if ls := lessons["storefront/web|tf1-prime"]; len(ls) != 1 || ls[0].Ratio != 3 {
+		t.Fatalf("handed over %v, want one lesson of 3x", lessons)
+	}
+	next := newRig(t)
+	applyWindows(next)
+	next.now = r.now.Add(23 * time.Hour)
+	next.engine.ImportLessons(lessons)
+	if f := floorAt(next, "2026-11-27 20:40"); f != ground.Some[int32](66) {
+		t.Errorf("after the failover: floor %v, want 66", f)
+	}
+	snap := next.engine.Config.Snapshot()
+	var tg ground.Target
+	for _, c := range snap.Targets {
+		if c.Name == "web" {
+			tg = c
+		}
+	}
+	if l, ok := next.engine.Learned(&snap.Windows[0], &tg); !ok || len(l.From) != 1 || l.From[0].Window != "nightly-spot" || l.Multiplier != 3.3000000000000003 {
+		t.Errorf("Learned = %+v, %v; want 3.3x from the night of the 25th", l, ok)
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/primetime-dev/primetime/policies"
 	"github.com/primetime-dev/primetime/scaler"
 	"github.com/primetime-dev/primetime/scaler/configwatch"
 )
@@ -44,6 +45,9 @@ type State struct {
 	Epoch     int64                      `json:"epoch"`
 	Decisions []scaler.Published         `json:"decisions"`
 	Baselines map[string]scaler.Baseline `json:"baselines,omitempty"`
+	// Lessons are what the window reports taught "expect: learned"
+	// windows, by learning group and target.
+	Lessons map[string][]policies.Lesson `json:"lessons,omitempty"`
 	// Config is what the configuration store hands over: the InvalidEntry
 	// Events recorded, the last good version of rejected entries.
 	Config configwatch.Memory `json:"config,omitempty"`
@@ -102,7 +106,9 @@ func encode(st *State) ([]byte, error) {
 	if st.Latched != nil && w.err == nil {
 		st.Latched(baseline)
 	}
-	w.raw(`},"config":`)
+	w.raw(`},"lessons":`)
+	w.value(st.Lessons)
+	w.raw(`,"config":`)
 	w.value(st.Config)
 	w.raw("}\n")
 	if w.err == nil {

@@ -149,13 +149,14 @@ func (l *Leader) takeOver(ctx context.Context, epoch int64) error {
 	floors := map[ground.TargetKey]bool{}
 	if st != nil {
 		l.Engine.ImportBaselines(st.Baselines)
+		l.Engine.ImportLessons(st.Lessons)
 		if l.Store != nil {
 			l.Store.Restore(st.Config)
 		}
 		for _, p := range st.Decisions {
 			floors[ground.TargetKey{Namespace: p.Namespace, Name: p.Name}] = p.Floor
 		}
-		l.Log.Info("took over the previous leader's state", zap.String("previous", st.Leader), zap.Time("at", st.At), zap.Int("baselines", len(st.Baselines)))
+		l.Log.Info("took over the previous leader's state", zap.String("previous", st.Leader), zap.Time("at", st.At), zap.Int("baselines", len(st.Baselines)), zap.Int("lessons", len(st.Lessons)))
 	}
 	if l.Actuator != nil {
 		l.Actuator.Resume(ctx, floors)
@@ -200,7 +201,7 @@ func (p *publisher) publish(ctx context.Context, now time.Time) {
 		return
 	}
 	p.at, p.changes = now, changes
-	st := &State{At: now, Leader: l.Identity, Epoch: p.epoch, Decisions: l.Board.All(), Latched: l.Engine.RangeBaselines}
+	st := &State{At: now, Leader: l.Identity, Epoch: p.epoch, Decisions: l.Board.All(), Latched: l.Engine.RangeBaselines, Lessons: l.Engine.ExportLessons()}
 	if l.Store != nil {
 		st.Config = l.Store.Memory()
 	}
