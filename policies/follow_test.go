@@ -24,15 +24,15 @@ func TestFloorFollowsTheSpikeDown(t *testing.T) {
 		name     string
 		instants []instant
 	}{
-		{"a spot that came: followed down with 25% headroom, then released", []instant{
+		{"a spot that came: held to the window's end, followed down with 25% headroom, then released", []instant{
 			{wall: "2026-11-25 20:40", floor: 100},                                                       // lead: held
 			{wall: "2026-11-25 20:46", peak: some(3000), latest: some(3000), floor: 100},                 // arrived, at its peak
-			{wall: "2026-11-25 20:47", peak: some(3000), latest: some(2600), floor: 100},                 // 20% of the rise down: not yet passed
-			{wall: "2026-11-25 20:48", peak: some(3000), latest: some(2500), floor: 63, following: true}, // 2500×1.25/50
-			{wall: "2026-11-25 20:55", peak: some(3000), latest: some(1200), floor: 30, following: true},
-			{wall: "2026-11-25 20:56", peak: some(3000), latest: some(4400), floor: 100},                 // a second wave above the floor's load: held again
-			{wall: "2026-11-25 21:05", peak: some(4400), latest: some(1100), floor: 28, following: true}, // cooldown
-			{wall: "2026-11-25 21:10", peak: some(4400), latest: some(1500), floor: 30, following: true}, // step-down (83) above the load with no headroom
+			{wall: "2026-11-25 20:48", peak: some(3000), latest: some(2500), floor: 100},                 // passed, but a second wave may come
+			{wall: "2026-11-25 20:56", peak: some(4400), latest: some(4400), floor: 100},                 // and it did
+			{wall: "2026-11-25 21:00", peak: some(4400), latest: some(2600), floor: 65, following: true}, // cooldown: 2600×1.25/50
+			{wall: "2026-11-25 21:05", peak: some(4400), latest: some(1100), floor: 28, following: true},
+			{wall: "2026-11-25 21:06", peak: some(4400), latest: some(4000), floor: 100},                 // a rebound: held again
+			{wall: "2026-11-25 21:10", peak: some(4400), latest: some(1500), floor: 30, following: true}, // step-down (83) above the load, no headroom
 			{wall: "2026-11-25 21:11", peak: some(4400), latest: some(1000)},                             // back at the baseline: released
 		}},
 		{"a spot that never aired: held flat, then stepped down", []instant{
@@ -47,11 +47,12 @@ func TestFloorFollowsTheSpikeDown(t *testing.T) {
 			{wall: "2026-11-25 20:50", peak: some(3000), floor: 100},
 			{wall: "2026-11-25 21:10", peak: some(3000), floor: 83},
 		}},
-		{"a spot far below its multiplier: it came at 2.4x, followed", []instant{
-			{wall: "2026-11-25 20:50", peak: some(2400), latest: some(2000), floor: 50, following: true},
+		{"a spot far below its multiplier: it came at 2.4x, followed after the end", []instant{
+			{wall: "2026-11-25 20:50", peak: some(2400), latest: some(2000), floor: 100},
+			{wall: "2026-11-25 21:01", peak: some(2400), latest: some(2000), floor: 50, following: true},
 		}},
 		{"a spot at 2.2x of an expected 5x: not clearly arrived, held", []instant{
-			{wall: "2026-11-25 20:50", peak: some(2200), latest: some(1500), floor: 100},
+			{wall: "2026-11-25 21:01", peak: some(2200), latest: some(1500), floor: 100},
 		}},
 	}
 	for _, tc := range cases {

@@ -70,10 +70,14 @@ type Known struct {
 }
 
 // The floor that follows the spike down (SPEC §2). A floor is held until
-// the window's traffic has clearly arrived and passed its peak; from then
-// on it follows the load measured last, with headroom, never above the
-// window's own floor (and tracking is never lowered by it: the decision
-// takes the higher). A window whose traffic never came is held flat.
+// the window's traffic has clearly arrived and passed its peak, and at
+// least until the window's end: inside the window the announced traffic
+// may still come (a spot aired up to 90 s late, a second wave). From then
+// on it follows the load measured last, with FollowHeadroom during the
+// cooldown and none after it, never above the window's own floor (and
+// tracking is never lowered by it: the decision takes the higher); it is
+// released once that is no more than the baseline needs. A window whose
+// traffic never came is held until end + cooldown and stepped down.
 const (
 	// ArrivedFraction: the traffic has clearly arrived once the load
 	// measured since the start rose above the baseline by this share of
@@ -84,8 +88,8 @@ const (
 	// over the baseline (measurement noise at the top is far smaller).
 	PassedFraction = 0.25
 	// FollowHeadroom is the capacity kept above the load measured last
-	// while the floor follows it down: a second wave up to this much
-	// above the current load is served while the HPA reacts.
+	// while the floor follows it down during the cooldown: a rebound up
+	// to this much is served while the HPA reacts.
 	FollowHeadroom = 0.25
 )
 
@@ -291,15 +295,14 @@ func effectAt(t *ground.Target, o Occurrence, now time.Time, known *Known) (Effe
 // its peak; false while the floor is to be held. A replicas window (an
 // explicit count) and a window with no baseline are always held.
 func followFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, known *Known) (int32, float64, bool) {
-	if known.Traffic == nil || !e.Baseline.OK || e.Demand.Kind == ground.DemandReplicas || e.Phase == PhaseLead {
+	if known.Traffic == nil || !e.Baseline.OK || e.Demand.Kind == ground.DemandReplicas {
 		return 0, 0, false
 	}
+	tr := known.Traffic(o) // every cycle: the engine keeps the peak as it reads it
 	base := e.Baseline.V
-	if expected <= base {
-		return 0, 0, false
-	}
-	tr := known.Traffic(o)
-	if !tr.Peak.OK || !tr.Latest.OK {
+	// Inside the window the announced traffic may still come (a spot
+	// aired late, a second wave): the floor is held until its end.
+	if e.Phase == PhaseLead || e.Phase == PhaseActive || expected <= base || !tr.Peak.OK || !tr.Latest.OK {
 		return 0, 0, false
 	}
 	arrived := tr.Peak.V >= base+ArrivedFraction*(expected-base)
@@ -308,8 +311,8 @@ func followFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, kn
 		return 0, 0, false
 	}
 	load := tr.Latest.V
-	if e.Phase != PhaseStepDown {
-		load *= 1 + FollowHeadroom // once the window and its cooldown are over, no second wave is announced
+	if e.Phase == PhaseCooldown {
+		load *= 1 + FollowHeadroom // once the cooldown is over too, no headroom
 	}
 	return clampReplicas(ReplicasFor(load, t.CapacityPerReplica), t), load, true
 }

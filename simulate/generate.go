@@ -30,10 +30,27 @@ const (
 	// 42 req/s, then 4x for the spot's minute (the load generator's step)
 	// starting 2 minutes in, announced by a window with a 75 s lead time.
 	TraceDemoSpot TraceKind = "demo-spot"
+	// TraceLateSpots: the TV-spot week with every spot airing 90 s after
+	// its booked minute, the latest an ad break slips.
+	TraceLateSpots TraceKind = "late-spots"
+	// TraceMissedSpots: the TV-spot week where every other announced spot
+	// never airs (the ad was pulled; the window stays).
+	TraceMissedSpots TraceKind = "missed-spots"
+	// TraceTwoWaveSpots: the TV-spot week where each spot brings a second
+	// wave 5–9 minutes after the first, inside its window (the spot is
+	// aired again in the next break, or a presenter mentions the site),
+	// half to all of the first's rise over what is left of it.
+	TraceTwoWaveSpots TraceKind = "two-wave-spots"
 )
 
 // TraceKinds lists the synthetic traces.
-var TraceKinds = []TraceKind{TraceTVSpot, TraceNewsletter, TraceOrganicWeek, TraceDemoSpot}
+var TraceKinds = []TraceKind{TraceTVSpot, TraceNewsletter, TraceOrganicWeek, TraceDemoSpot, TraceLateSpots, TraceMissedSpots, TraceTwoWaveSpots}
+
+// spotted reports whether a kind of trace is the TV-spot week or one of
+// its variants.
+func (k TraceKind) spotted() bool {
+	return k == TraceTVSpot || k == TraceLateSpots || k == TraceMissedSpots || k == TraceTwoWaveSpots
+}
 
 // GenerateOptions are the parameters of a synthetic trace. Zero values
 // take the defaults given in parentheses.
@@ -81,6 +98,11 @@ type Event struct {
 	Multiplier float64
 	// Rise and Decay shape the spike.
 	Rise, Decay time.Duration
+	// Missed: the spot never aired; its window announces it all the same.
+	Missed bool
+	// Wave is 0 for an announced event, 1 for a second wave of the one
+	// before it (announced by that one's window).
+	Wave int
 }
 
 // Generated is a synthetic trace with the files that go with it.
@@ -96,7 +118,7 @@ type Generated struct {
 
 func (o *GenerateOptions) withDefaults() error {
 	if !slices.Contains(TraceKinds, o.Kind) {
-		return fmt.Errorf("unknown trace %q (want tv-spot, newsletter, organic-week or demo-spot)", o.Kind)
+		return fmt.Errorf("unknown trace %q (want tv-spot, newsletter, organic-week, demo-spot, late-spots, missed-spots or two-wave-spots)", o.Kind)
 	}
 	if o.Seed == 0 {
 		o.Seed = 1
@@ -135,7 +157,7 @@ func (o *GenerateOptions) withDefaults() error {
 		return fmt.Errorf("peak: want a load > 0, got %g", o.Peak)
 	case o.Noise < 0 || o.Noise > 1:
 		return fmt.Errorf("noise: want 0 to 1, got %g", o.Noise)
-	case o.Kind == TraceTVSpot && (o.Spots < 0 || o.Spots > 4*o.Days):
+	case o.Kind.spotted() && (o.Spots < 0 || o.Spots > 4*o.Days):
 		return fmt.Errorf("spots: want 0 to %d (4 a day), got %d", 4*o.Days, o.Spots)
 	}
 	return nil
@@ -152,10 +174,11 @@ func Generate(o GenerateOptions) (*Generated, error) {
 	}
 	end := o.Start.AddDate(0, 0, o.Days)
 	var events []Event
-	switch o.Kind {
-	case TraceTVSpot:
+	switch {
+	case o.Kind.spotted():
 		events = tvSpots(rng, &o)
-	case TraceNewsletter:
+		events = varySpots(rng, o.Kind, events)
+	case o.Kind == TraceNewsletter:
 		events = newsletters(rng, &o)
 	}
 	daily := newDailyShape()
@@ -212,7 +235,7 @@ func (d dailyShape) at(h float64) float64 {
 // excess is the event's relative extra load at t.
 func (e *Event) excess(t time.Time) float64 {
 	d := t.Sub(e.Actual)
-	if d < 0 {
+	if d < 0 || e.Missed {
 		return 0
 	}
 	top := e.Multiplier - 1
@@ -252,6 +275,56 @@ func tvSpots(rng *rand.Rand, o *GenerateOptions) []Event {
 		out[i].Name = out[i].Scheduled.Format("tv-spot-01-02-1504")
 	}
 	return out
+}
+
+// varySpots turns the TV-spot week's spots into those of a variant.
+func varySpots(rng *rand.Rand, kind TraceKind, spots []Event) []Event {
+	switch kind {
+	case TraceLateSpots:
+		for i := range spots {
+			spots[i].Actual = spots[i].Scheduled.Add(90 * time.Second)
+		}
+	case TraceMissedSpots:
+		for i := range spots {
+			spots[i].Missed = i%2 == 1
+		}
+	case TraceTwoWaveSpots:
+		out := make([]Event, 0, 2*len(spots))
+		for _, e := range spots {
+			second := e
+			second.Wave = 1
+			second.Actual = e.Actual.Add(time.Duration(5*60+rng.IntN(4*60+1)) * time.Second)
+			second.Multiplier = 1 + (e.Multiplier-1)*(0.5+0.5*rng.Float64())
+			out = append(out, e, second)
+		}
+		return out
+	}
+	return spots
+}
+
+// announced is the multiplier a spot's window expects: the most the
+// spot and its second wave bring together over the organic load, rounded
+// up to the half (marketing knows its audience).
+func announced(events []Event, i int) float64 {
+	e := &events[i]
+	peak := e.Multiplier
+	for t := e.Scheduled; t.Before(e.Scheduled.Add(15 * time.Minute)); t = t.Add(5 * time.Second) {
+		x := 1.0
+		for j := range events {
+			if events[j].Name == e.Name {
+				x *= 1 + (&events[j]).excessAired(t)
+			}
+		}
+		peak = max(peak, x)
+	}
+	return math.Ceil(peak*2) / 2
+}
+
+// excessAired is excess as if the event aired.
+func (e *Event) excessAired(t time.Time) float64 {
+	c := *e
+	c.Missed = false
+	return c.excess(t)
 }
 
 // newsletter bounds: every day at 10:00 the newsletter brings this
@@ -297,20 +370,23 @@ targets:
 // rounded up to the half; the newsletter as one daily window expecting
 // the most it has ever brought, rounded up.
 func windowsFile(o *GenerateOptions, events []Event) []byte {
-	if o.Kind == TraceOrganicWeek || (o.Kind == TraceTVSpot && len(events) == 0) {
+	if o.Kind == TraceOrganicWeek || (o.Kind.spotted() && len(events) == 0) {
 		return nil
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Windows announcing the events of the %s trace (seed %d). Generated by primetime simulate --generate.\n", o.Kind, o.Seed)
 	fmt.Fprintf(&b, "timezone: %s\n", o.Location)
-	switch o.Kind {
-	case TraceTVSpot:
+	switch {
+	case o.Kind.spotted():
 		b.WriteString("windows:\n")
-		for _, e := range events {
+		for i, e := range events {
+			if e.Wave > 0 {
+				continue
+			}
 			fmt.Fprintf(&b, "  - name: %s\n    start: %q\n    duration: 15m\n    expect: %sx\n    targets: [storefront/web]\n",
-				e.Name, e.Scheduled.In(o.Location).Format("2006-01-02 15:04"), formatMultiplier(math.Ceil(e.Multiplier*2)/2))
+				e.Name, e.Scheduled.In(o.Location).Format("2006-01-02 15:04"), formatMultiplier(announced(events, i)))
 		}
-	case TraceNewsletter:
+	case o.Kind == TraceNewsletter:
 		fmt.Fprintf(&b, "windows:\n  - name: newsletter\n    cron: \"0 10 * * *\"\n    duration: 1h\n    expect: %sx\n    targets: [storefront/web]\n",
 			formatMultiplier(math.Ceil(newsletterMaxX*2)/2))
 	}

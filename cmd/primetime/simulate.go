@@ -58,7 +58,7 @@ Strategies (--strategy, repeatable; default all):
   oracle     perfect foresight: exactly the replicas needed, started early
              enough to be ready
 
-With --generate tv-spot|newsletter|organic-week|demo-spot it writes a synthetic
+With --generate tv-spot|newsletter|organic-week|demo-spot|late-spots|missed-spots|two-wave-spots it writes a synthetic
 trace instead: PREFIX.csv, PREFIX.windows.yaml and PREFIX.targets.yaml (--out
 PREFIX).`,
 		Args: cobra.NoArgs,
@@ -86,7 +86,7 @@ PREFIX).`,
 	f.StringVar(&o.loadUnit, "load-unit", "req/s", "unit of the trace's load, for labels")
 	f.DurationVar(&o.timeline, "timeline", 0, "also print the replicas of primetime and the reactive HPA every DURATION around each announced window, and how ready each was")
 
-	f.StringVar(&o.generate, "generate", "", "write a synthetic trace instead: tv-spot, newsletter, organic-week or demo-spot")
+	f.StringVar(&o.generate, "generate", "", "write a synthetic trace instead: tv-spot, newsletter, organic-week, demo-spot, late-spots, missed-spots or two-wave-spots")
 	f.StringVar(&o.out, "out", "", "with --generate: path prefix of the files written")
 	f.Uint64Var(&o.gen.Seed, "seed", 1, "with --generate: random seed")
 	f.IntVar(&o.gen.Days, "days", 7, "with --generate: length in days")
