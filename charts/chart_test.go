@@ -137,6 +137,9 @@ func TestDefaults(t *testing.T) {
 	if !strings.Contains(args, "--leader-elect") {
 		t.Errorf("leader election off by default: %s", args)
 	}
+	if strings.Contains(args, "--carbon-intensity") {
+		t.Errorf("a carbon intensity by default: %s", args)
+	}
 	t.Run("restricted pod security", func(t *testing.T) {
 		for path, want := range map[string]any{
 			"pod runAsNonRoot":          get(pod, "securityContext", "runAsNonRoot") == true,
@@ -252,6 +255,9 @@ func TestEveryFeature(t *testing.T) {
 		}
 	}
 	dep := one(t, objs, "Deployment")
+	if args := toStrings(get(get(dep, "spec", "template", "spec", "containers").([]any)[0], "args")); !hasAny(args, "--carbon-intensity=400:500m") {
+		t.Errorf("carbonIntensity 400:500m: args %v, want --carbon-intensity=400:500m", args)
+	}
 	env := get(get(dep, "spec", "template", "spec", "containers").([]any)[0], "env").([]any)
 	var keys []string
 	for _, e := range env {
@@ -278,6 +284,9 @@ func TestSchemaRejects(t *testing.T) {
 		{"a misspelt key", []string{"--set", "leaderElection.enable=true"}, "enable"},
 		{"Datadog without its Secret", []string{"--set", "datadog.enabled=true"}, "existingSecret"},
 		{"a Prometheus URL without a scheme", []string{"--set", "prometheus.url=prometheus:9090"}, "url"},
+		{"a carbon intensity that is not grams", []string{"--set", "carbonIntensity=lots"}, "carbonIntensity"},
+		{"a negative carbon intensity", []string{"--set", "carbonIntensity=-1"}, "carbonIntensity"},
+		{"a carbon intensity with vCPUs that are not", []string{"--set-string", "carbonIntensity=400:half"}, "carbonIntensity"},
 		{"a target without a load", []string{"--set", "targets[0].name=web", "--set", "targets[0].scaleTargetRef.name=web"}, "load"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -538,5 +547,20 @@ func TestKEDA(t *testing.T) {
 				t.Errorf("%v: %v, want an error naming %q\n%s", tc.args, err, tc.want, out)
 			}
 		})
+	}
+}
+
+// TestCarbonIntensity: carbonIntensity is passed to serve as written, a
+// number as well as a string.
+func TestCarbonIntensity(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{
+		{"carbonIntensity=120", "--carbon-intensity=120"},
+		{"carbonIntensity=0", "--carbon-intensity=0"},
+		{"carbonIntensity=35.5", "--carbon-intensity=35.5"},
+	} {
+		dep := one(t, render(t, "--set", tc.set), "Deployment")
+		if args := toStrings(get(get(dep, "spec", "template", "spec", "containers").([]any)[0], "args")); !hasAny(args, tc.want) {
+			t.Errorf("--set %s: args %v, want %s", tc.set, args, tc.want)
+		}
 	}
 }

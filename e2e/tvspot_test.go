@@ -89,10 +89,6 @@ func TestTVSpot(t *testing.T) {
 	})
 	t.Logf("step-down after the cooldown: %s", strings.Join(steps, ", "))
 
-	// The chart's dashboards and alerts, on what Prometheus scraped from
-	// primetime through the spot.
-	checkChartQueries(t, monitoring.URL, s.NS, began, time.Now())
-
 	// Once the step-down is over (6 steps from 20 to 5), marketing reads
 	// on the windows ConfigMap what the spot really did.
 	var report string
@@ -106,6 +102,15 @@ func TestTVSpot(t *testing.T) {
 		}
 		return len(ev) == 1, fmt.Sprintf("%d WindowReport Events", len(ev))
 	})
+
+	// The chart's dashboards and alerts, on what Prometheus scraped from
+	// primetime through the spot and its report: the reports' panels read
+	// the report's metrics, once scraped.
+	testbed.Eventually(t, 30*time.Second, time.Second, func() (bool, string) {
+		n, err := queryRange(monitoring.URL, `primetime_window_peak_ratio{window="tf1-spot"}`, began, time.Now())
+		return err == nil && n > 0, fmt.Sprintf("primetime_window_peak_ratio scraped: %d series, %v", n, err)
+	})
+	checkChartQueries(t, monitoring.URL, s.NS, began, time.Now())
 	checkSpotReport(t, report, s.NS, start)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,11 +92,19 @@ func (r *WindowReport) ExpectedRatio() ground.Opt[float64] {
 // the start (expected 5x), half gone 2 min later; 20 replicas at the start
 // for a floor of 50; load above capacity for 1 min (3000 in excess); the
 // window added 3.92 replica-hours over tracking".
-func (r *WindowReport) Sentence() string {
+func (r *WindowReport) Sentence() string { return r.SentenceWith(ground.None[float64]()) }
+
+// SentenceWith is Sentence with the replica-hours also said in grams of
+// CO2e, at carbon grams per replica-hour (serve's --carbon-intensity):
+// "... the window added 3.92 replica-hours over tracking (784 g CO2e)",
+// "... the quiet window saved 1.00 replica-hours (200 g CO2e)". Nothing
+// is said of carbon when it is absent.
+func (r *WindowReport) SentenceWith(carbon ground.Opt[float64]) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s on %s: %s ", r.Window, r.Start.In(r.zone()).Format("Mon 2 Jan 15:04"), r.Target)
 	if r.Quiet {
 		fmt.Fprintf(&b, "was capped; the quiet window saved %s replica-hours", formatHours(r.SavedReplicaHours))
+		writeCO2e(&b, r.SavedReplicaHours, carbon)
 		return b.String()
 	}
 	ratio, expected := r.Ratio(), r.ExpectedRatio()
@@ -123,7 +132,25 @@ func (r *WindowReport) Sentence() string {
 		b.WriteString("; never above capacity")
 	}
 	fmt.Fprintf(&b, "; the window added %s replica-hours over tracking", formatHours(r.AddedReplicaHours))
+	writeCO2e(&b, r.AddedReplicaHours, carbon)
 	return b.String()
+}
+
+// writeCO2e writes " (N g CO2e)" for hours replica-hours at carbon grams
+// per replica-hour, nothing when carbon is absent.
+func writeCO2e(b *strings.Builder, hours float64, carbon ground.Opt[float64]) {
+	if carbon.OK {
+		fmt.Fprintf(b, " (%s g CO2e)", formatGrams(hours*carbon.V))
+	}
+}
+
+// formatGrams writes grams whole, or to a tenth below 10 g: "784",
+// "12", "2.5", "0".
+func formatGrams(g float64) string {
+	if g < 9.95 {
+		return strconv.FormatFloat(math.Round(g*10)/10, 'f', -1, 64)
+	}
+	return fmt.Sprintf("%.0f", g)
 }
 
 // zone is the window's time zone, for the sentence.

@@ -135,6 +135,10 @@ func TestWindowReportOfASpotBelowItsMultiplier(t *testing.T) {
 	if got := r.Sentence(); got != want {
 		t.Errorf("sentence:\n got %s\nwant %s", got, want)
 	}
+	// At 200 g a replica-hour: 235/60 x 200 = 783.3 g.
+	if got, want := r.SentenceWith(ground.Some(200.0)), want+" (783 g CO2e)"; got != want {
+		t.Errorf("sentence with carbon:\n got %s\nwant %s", got, want)
+	}
 }
 
 func TestWindowReportOfAQuietNight(t *testing.T) {
@@ -157,6 +161,23 @@ func TestWindowReportOfAQuietNight(t *testing.T) {
 	}
 	if want := "night on Wed 25 Nov 20:45: shop/web was capped; the quiet window saved 1.00 replica-hours"; rs[0].Sentence() != want {
 		t.Errorf("sentence:\n got %s\nwant %s", rs[0].Sentence(), want)
+	}
+	for _, tc := range []struct {
+		carbon float64
+		want   string
+	}{
+		{120, " (120 g CO2e)"},
+		{2.46, " (2.5 g CO2e)"},
+		{9.96, " (10 g CO2e)"},
+		{0, " (0 g CO2e)"},
+	} {
+		want := "night on Wed 25 Nov 20:45: shop/web was capped; the quiet window saved 1.00 replica-hours" + tc.want
+		if got := rs[0].SentenceWith(ground.Some(tc.carbon)); got != want {
+			t.Errorf("sentence at %v g a replica-hour:\n got %s\nwant %s", tc.carbon, got, want)
+		}
+	}
+	if got := rs[0].SentenceWith(ground.None[float64]()); got != rs[0].Sentence() {
+		t.Errorf("sentence without carbon: %s", got)
 	}
 }
 

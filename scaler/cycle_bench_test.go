@@ -72,7 +72,7 @@ func BenchmarkEngineCycleWithActuation(b *testing.B) {
 			act := &actuate.Actuator{Client: client, HPAs: index, Recorder: record.NewFakeRecorder(100000), Log: zap.NewNop()}
 			engine := &scaler.Engine{Interval: 15 * time.Second, Config: store, Poller: poller, Replicas: act, Actuator: act,
 				Board: &scaler.Board{}, Metrics: scaler.NewMetrics(prometheus.NewRegistry()),
-				Reports: scaler.NewWindowReporter(prometheus.NewRegistry(), nil, nil, nil)}
+				Reports: scaler.NewWindowReporter(prometheus.NewRegistry(), nil, nil, nil, ground.None[float64]())}
 			now := time.Date(2026, 11, 25, 20, 40, 0, 0, mustZone("Europe/Paris"))
 			engine.SyncConfig()
 			poller.Refresh(context.Background(), ground.SourcePrometheus, now)

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies"
 )
 
@@ -31,9 +32,13 @@ type WindowReporter struct {
 	Recorder record.EventRecorder
 	Refs     ConfigMapRefs
 	Log      *zap.Logger
+	// Carbon is the grams of CO2e of one replica-hour (serve's
+	// --carbon-intensity); absent, nothing is said of carbon.
+	Carbon ground.Opt[float64]
 
 	peak, expected *prometheus.GaugeVec
 	replicaHours   *prometheus.CounterVec
+	co2e           *prometheus.CounterVec // nil without Carbon
 	reports        prometheus.Counter
 }
 
@@ -43,9 +48,11 @@ var _ ReportSink = (*WindowReporter)(nil)
 // primetime_window_peak_ratio and primetime_window_expected_ratio
 // {namespace,target,window} (the last report of each window and target),
 // primetime_window_replica_hours{effect="added"|"saved"} and
-// primetime_window_reports_total.
-func NewWindowReporter(reg prometheus.Registerer, recorder record.EventRecorder, refs ConfigMapRefs, log *zap.Logger) *WindowReporter {
-	r := &WindowReporter{Recorder: recorder, Refs: refs, Log: log,
+// primetime_window_reports_total; with carbon (grams of CO2e per
+// replica-hour), primetime_window_co2e_grams{effect="added"|"saved"} too,
+// and the sentences give the grams.
+func NewWindowReporter(reg prometheus.Registerer, recorder record.EventRecorder, refs ConfigMapRefs, log *zap.Logger, carbon ground.Opt[float64]) *WindowReporter {
+	r := &WindowReporter{Recorder: recorder, Refs: refs, Log: log, Carbon: carbon,
 		peak: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "primetime_window_peak_ratio",
 			Help: "Peak load over the baseline in the last report of each window and target.",
@@ -66,15 +73,28 @@ func NewWindowReporter(reg prometheus.Registerer, recorder record.EventRecorder,
 	reg.MustRegister(r.peak, r.expected, r.replicaHours, r.reports)
 	r.replicaHours.WithLabelValues("added")
 	r.replicaHours.WithLabelValues("saved")
+	if carbon.OK {
+		r.co2e = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "primetime_window_co2e_grams",
+			Help: "Grams of CO2e of the replica-hours added by window floors (effect=added) and saved by quiet windows (effect=saved), at --carbon-intensity.",
+		}, []string{"effect"})
+		reg.MustRegister(r.co2e)
+		r.co2e.WithLabelValues("added")
+		r.co2e.WithLabelValues("saved")
+	}
 	return r
 }
 
 // Report records r.
 func (w *WindowReporter) Report(r policies.WindowReport) {
-	sentence := r.Sentence()
+	sentence := r.SentenceWith(w.Carbon)
 	w.reports.Inc()
 	w.replicaHours.WithLabelValues("added").Add(r.AddedReplicaHours)
 	w.replicaHours.WithLabelValues("saved").Add(r.SavedReplicaHours)
+	if w.co2e != nil && w.Carbon.OK {
+		w.co2e.WithLabelValues("added").Add(r.AddedReplicaHours * w.Carbon.V)
+		w.co2e.WithLabelValues("saved").Add(r.SavedReplicaHours * w.Carbon.V)
+	}
 	if v := r.Ratio(); v.OK {
 		w.peak.WithLabelValues(r.Target.Namespace, r.Target.Name, r.Window).Set(v.V)
 	}

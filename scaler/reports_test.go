@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/primetime-dev/primetime/ground"
+	"github.com/primetime-dev/primetime/policies"
 	"github.com/primetime-dev/primetime/scaler"
 	"github.com/primetime-dev/primetime/scaler/configwatch"
 )
@@ -22,7 +24,7 @@ import (
 func TestWindowReportEvent(t *testing.T) {
 	r := newRig(t)
 	rec := &refRecorder{}
-	reporter := scaler.NewWindowReporter(r.reg, rec, r.engine.Config.(*configwatch.Store), nil)
+	reporter := scaler.NewWindowReporter(r.reg, rec, r.engine.Config.(*configwatch.Store), nil, ground.None[float64]())
 	r.engine.Reports = reporter
 	// 20:00 Paris; the spot is at 20:45 with an 8 min lead, 15 min long,
 	// 10 min of cooldown, then a step-down from 100 to 20 replicas.
@@ -54,6 +56,10 @@ primetime_window_reports_total 1
 	if err := testutil.GatherAndCompare(r.reg, strings.NewReader(metrics), "primetime_window_peak_ratio", "primetime_window_expected_ratio", "primetime_window_replica_hours", "primetime_window_reports_total"); err != nil {
 		t.Error(err)
 	}
+	// Without --carbon-intensity nothing is said of carbon.
+	if n, err := testutil.GatherAndCount(r.reg, "primetime_window_co2e_grams"); err != nil || n != 0 {
+		t.Errorf("primetime_window_co2e_grams without a carbon intensity: %d series, %v", n, err)
+	}
 	events := rec.events
 	if len(events) != 1 {
 		t.Fatalf("%d Events, want 1: %q", len(events), events)
@@ -73,6 +79,51 @@ primetime_window_reports_total 1
 	}
 	if released != "21:10" {
 		t.Errorf("report at %s, want 21:10 (the end of the cooldown, the load back at its baseline)", released)
+	}
+}
+
+// TestWindowReportCarbon: with a carbon intensity of 120 g a replica-hour,
+// a spot's and a quiet night's reports give their grams of CO2e, in the
+// sentence and in primetime_window_co2e_grams.
+func TestWindowReportCarbon(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := &refRecorder{}
+	reporter := scaler.NewWindowReporter(reg, rec, nil, nil, ground.Some(120.0))
+	const zero = `# HELP primetime_window_co2e_grams Grams of CO2e of the replica-hours added by window floors (effect=added) and saved by quiet windows (effect=saved), at --carbon-intensity.
+# TYPE primetime_window_co2e_grams counter
+primetime_window_co2e_grams{effect="added"} 0
+primetime_window_co2e_grams{effect="saved"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(zero), "primetime_window_co2e_grams"); err != nil {
+		t.Error(err)
+	}
+	paris, start := mustZone("Europe/Paris"), time.Date(2026, 11, 25, 20, 45, 0, 0, time.UTC)
+	web := ground.TargetKey{Namespace: "storefront", Name: "web"}
+	reporter.Report(policies.WindowReport{Target: web, Window: "tf1-spot", Origin: ground.Origin{File: "marketing/spots[w.yaml]", Line: 2}, Location: paris,
+		Demand: ground.Demand{Kind: ground.DemandMultiplier, Value: 5}, Start: start, End: start.Add(15 * time.Minute),
+		Baseline: ground.Some(1000.0), Peak: ground.Some(3000.0), PeakAt: start.Add(time.Minute),
+		AddedReplicaHours: 44.3})
+	reporter.Report(policies.WindowReport{Target: web, Window: "night", Origin: ground.Origin{File: "marketing/spots[w.yaml]", Line: 9}, Location: paris,
+		Demand: ground.Demand{Kind: ground.DemandReplicas}, Quiet: true, Start: start.Add(3 * time.Hour), End: start.Add(10 * time.Hour),
+		SavedReplicaHours: 1.5})
+	const metrics = `# HELP primetime_window_co2e_grams Grams of CO2e of the replica-hours added by window floors (effect=added) and saved by quiet windows (effect=saved), at --carbon-intensity.
+# TYPE primetime_window_co2e_grams counter
+primetime_window_co2e_grams{effect="added"} 5316
+primetime_window_co2e_grams{effect="saved"} 180
+# HELP primetime_window_replica_hours Replica-hours added by window floors over tracking (effect=added) and saved by quiet windows below it (effect=saved), from the window reports.
+# TYPE primetime_window_replica_hours counter
+primetime_window_replica_hours{effect="added"} 44.3
+primetime_window_replica_hours{effect="saved"} 1.5
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(metrics), "primetime_window_co2e_grams", "primetime_window_replica_hours"); err != nil {
+		t.Error(err)
+	}
+	want := []string{
+		"marketing/spots Normal WindowReport tf1-spot on Wed 25 Nov 21:45: storefront/web peaked at 3.0x its usual load (3000 for 1000) 1 min after the start (expected 5x); the window added 44.30 replica-hours over tracking (5316 g CO2e)",
+		"marketing/spots Normal WindowReport night on Thu 26 Nov 00:45: storefront/web was capped; the quiet window saved 1.50 replica-hours (180 g CO2e)",
+	}
+	if strings.Join(rec.events, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Events\n %s\nwant\n %s", strings.Join(rec.events, "\n "), strings.Join(want, "\n "))
 	}
 }
 

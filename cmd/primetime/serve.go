@@ -71,7 +71,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 		Interval: o.interval, Cluster: o.cluster, Config: store, Poller: poller,
 		Replicas: actuator, History: history, Actuator: actuator, Board: board,
 		Metrics: metrics, Sources: srcMetrics, Log: log.Named("engine"),
-		Reports: scaler.NewWindowReporter(reg, kube.recorder, store, log.Named("reports")),
+		Reports: scaler.NewWindowReporter(reg, kube.recorder, store, log.Named("reports"), o.carbon.perReplicaHour),
 	}
 	leader := &ha.Leader{
 		Identity: o.identity, Namespace: o.namespace, Client: kube.client, Config: store, Engine: engine,

@@ -31,6 +31,7 @@ type serveOptions struct {
 	profiling       bool
 	sources         sourceFlags
 	keda            kedaFlags
+	carbon          carbonIntensity
 }
 
 func newServeCommand() *cobra.Command {
@@ -60,6 +61,7 @@ func newServeCommand() *cobra.Command {
 	f.Float32Var(&o.kubeQPS, "kube-api-qps", 20, "queries per second to the Kubernetes API server (writes and reads; Events have their own budget)")
 	f.IntVar(&o.kubeBurst, "kube-api-burst", 30, "burst of queries to the Kubernetes API server")
 	f.BoolVar(&o.profiling, "metrics-pprof", false, "serve Go's profiles under /debug/pprof/ on --metrics-addr (unauthenticated: for tests and debugging)")
+	f.Var(&o.carbon, "carbon-intensity", "grams of CO2e of one replica-hour (120), or grams per vCPU-hour and the vCPUs of one replica (400:0.5 or 400:500m = 200 g a replica-hour): window reports and primetime_window_co2e_grams give the grams added and saved; off when empty")
 	o.sources.install(f)
 	o.keda.install(f)
 
