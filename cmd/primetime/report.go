@@ -115,12 +115,14 @@ func runReport(cmd *cobra.Command, o reportOptions) error {
 	var reports []policies.WindowReport
 	stderr := cmd.ErrOrStderr()
 	cal := policies.NewCalendar(all.Windows)
+	occurrences := 0
 	for i := range all.Targets {
 		t := &all.Targets[i]
 		spans := reportSpans(t, cal, from, to)
 		if len(spans) == 0 {
 			continue
 		}
+		occurrences += len(spans)
 		src, err := h.source(t)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", t.Key(), err)
@@ -142,6 +144,9 @@ func runReport(cmd *cobra.Command, o reportOptions) error {
 				}
 			}
 		}
+	}
+	if occurrences == 0 {
+		fmt.Fprintf(stderr, "no window of the targets starts between %s and %s\n", from.UTC().Format(timeLayout), to.UTC().Format(timeLayout))
 	}
 	slices.SortStableFunc(reports, func(a, b policies.WindowReport) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Target.String(), b.Target.String()), cmp.Compare(a.Window, b.Window))

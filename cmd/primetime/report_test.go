@@ -155,6 +155,11 @@ func TestReportSentences(t *testing.T) {
 		stderr: "storefront/web: tf1-spot on 2026-11-25 20:45 CET: not over by 2026-11-25 21:05 CET, no report yet\n",
 		ranges: []string{`sum(rate(http_requests_total{app="web"}[1m])) 2026-11-25T18:40:00Z..2026-11-25T20:05:00Z step 15s`},
 	}, {
+		name: "no window in the range",
+		now:  time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		from: "2026-11-20 00:00", to: "2026-11-21 00:00",
+		stderr: "no window of the targets starts between 2026-11-20 00:00 UTC and 2026-11-21 00:00 UTC\n",
+	}, {
 		name:    "a target with a forecast reads the past season too",
 		targets: "testdata/report-forecast-targets.yaml",
 		now:     time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
