@@ -260,8 +260,11 @@ func (h *reportHistory) source(t *ground.Target) (sources.Source, error) {
 			if os.Getenv("DD_API_KEY") == "" {
 				return nil, errors.New("its load is a Datadog query: set DD_API_KEY, DD_APP_KEY (and DD_SITE)")
 			}
+			if share := h.flags.datadogBudgetShare; share <= 0 || share > 1 {
+				return nil, fmt.Errorf("--datadog-budget-share %v is not in (0, 1]", share)
+			}
 			cfg := datadog.ConfigFromEnv(os.Getenv)
-			cfg.Endpoint = h.flags.datadogURL
+			cfg.Endpoint, cfg.BudgetShare = h.flags.datadogURL, h.flags.datadogBudgetShare
 			cfg.Logger = zap.NewNop()
 			src, err := datadog.New(cfg)
 			if err != nil {
