@@ -79,6 +79,36 @@ func (p *fakePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[%s]}]}}`, strings.Join(values, ","))
 }
 
+// fakeDatadog answers Datadog's v1 query API (GET /api/v1/query, from
+// and to in seconds) with one series of 30 s buckets of load, each
+// bucket's value that of its end; it records the ranges asked.
+type fakeDatadog struct {
+	load func(time.Time) float64
+
+	mu     sync.Mutex
+	ranges []string
+}
+
+func (d *fakeDatadog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	q := r.URL.Query()
+	from, _ := strconv.ParseInt(q.Get("from"), 10, 64)
+	to, _ := strconv.ParseInt(q.Get("to"), 10, 64)
+	d.mu.Lock()
+	d.ranges = append(d.ranges, fmt.Sprintf("%s %s..%s", q.Get("query"), time.Unix(from, 0).UTC().Format(time.RFC3339), time.Unix(to, 0).UTC().Format(time.RFC3339)))
+	d.mu.Unlock()
+	var points [][]float64
+	for ts := from - from%30; ts <= to; ts += 30 {
+		points = append(points, []float64{float64(ts * 1000), d.load(time.Unix(ts+30, 0))})
+	}
+	body, _ := json.Marshal(map[string]any{
+		"status": "ok", "res_type": "time_series", "from_date": from * 1000, "to_date": to * 1000, "query": q.Get("query"),
+		"series": []map[string]any{{"metric": "trace.http.request.hits", "expression": q.Get("query"), "scope": "service:web",
+			"interval": 30, "length": len(points), "pointlist": points, "query_index": 0}},
+	})
+	_, _ = w.Write(body)
+}
+
 // withReportNow pins report's clock.
 func withReportNow(t *testing.T, now time.Time) {
 	t.Helper()
@@ -126,6 +156,7 @@ func TestReportSentences(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		targets  string
+		datadog  bool
 		now      time.Time
 		from, to string
 		want     []string
@@ -172,17 +203,39 @@ func TestReportSentences(t *testing.T) {
 			`sum(rate(http_requests_total{app="web"}[1m])) 2026-11-25T18:40:00Z..2026-11-25T21:15:00Z step 15s`,
 			`sum(rate(http_requests_total{app="web"}[1m])) 2026-11-24T18:35:00Z..2026-11-24T22:25:00Z step 15s`,
 		},
+	}, {
+		// Datadog's 30 s buckets are seen at their end: 300 at 20:46:00,
+		// 260 at 20:46:30, 220 at 20:47:00, 180 (under 200) at 20:47:30,
+		// 1 min 30 s after the peak. Each value stands for two cycles:
+		// the spike's tracking is 30, 30, 26, 26, 22, 22, 18, 18, 14, 14,
+		// 120 replica-cycles above 10 where Prometheus had 110: 5140
+		// replica-cycles of 15 s, 21.42 replica-hours.
+		name:    "a Datadog target",
+		targets: "testdata/report-datadog-targets.yaml", datadog: true,
+		now:  time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		from: "2026-11-25 00:00", to: "2026-11-25 23:00",
+		want:   []string{"tf1-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 30 s later; the window added 21.42 replica-hours over tracking"},
+		ranges: []string{`sum:trace.http.request.hits{service:web}.as_rate().rollup(avg,30) 2026-11-25T18:40:00Z..2026-11-25T21:15:00Z`},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			withReportNow(t, tc.now)
 			if tc.targets == "" {
 				tc.targets = reportTargets
 			}
-			prom := &fakePrometheus{load: spotLoad}
-			srv := httptest.NewServer(prom)
+			prom, dd := &fakePrometheus{load: spotLoad}, &fakeDatadog{load: spotLoad}
+			var srv *httptest.Server
+			args := []string{"report", "--targets", tc.targets, "--windows", reportWindows, "--from", tc.from, "--to", tc.to}
+			if tc.datadog {
+				srv = httptest.NewServer(dd)
+				t.Setenv("DD_API_KEY", "api-key")
+				t.Setenv("DD_APP_KEY", "app-key")
+				args = append(args, "--datadog-url", srv.URL)
+			} else {
+				srv = httptest.NewServer(prom)
+				args = append(args, "--prometheus-url", srv.URL)
+			}
 			defer srv.Close()
-			code, out, errOut := runCLI(t, "report", "--targets", tc.targets, "--windows", reportWindows,
-				"--from", tc.from, "--to", tc.to, "--prometheus-url", srv.URL)
+			code, out, errOut := runCLI(t, args...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
@@ -196,8 +249,12 @@ func TestReportSentences(t *testing.T) {
 			if errOut != tc.stderr {
 				t.Errorf("stderr %q, want %q", errOut, tc.stderr)
 			}
-			if strings.Join(prom.ranges, "\n") != strings.Join(tc.ranges, "\n") {
-				t.Errorf("ranges asked:\n%s\nwant:\n%s", strings.Join(prom.ranges, "\n"), strings.Join(tc.ranges, "\n"))
+			asked := prom.ranges
+			if tc.datadog {
+				asked = dd.ranges
+			}
+			if strings.Join(asked, "\n") != strings.Join(tc.ranges, "\n") {
+				t.Errorf("ranges asked:\n%s\nwant:\n%s", strings.Join(asked, "\n"), strings.Join(tc.ranges, "\n"))
 			}
 		})
 	}
