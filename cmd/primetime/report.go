@@ -138,9 +138,16 @@ func runReport(cmd *cobra.Command, o reportOptions) error {
 			}
 			reports = append(reports, got...)
 			for _, occ := range sp.occurrences {
-				if !slices.ContainsFunc(got, func(r policies.WindowReport) bool { return sameOccurrence(r, occ) }) {
+				if slices.ContainsFunc(got, func(r policies.WindowReport) bool { return sameOccurrence(r, occ) }) {
+					continue
+				}
+				loc := zoneOr(occ.Window.Location)
+				if sp.to.After(now) {
 					fmt.Fprintf(stderr, "%s: %s on %s: not over by %s, no report yet\n", t.Key(), occ.Window.Name,
-						occ.Start.In(zoneOr(occ.Window.Location)).Format(timeLayout), minTime(sp.to, now).In(zoneOr(occ.Window.Location)).Format(timeLayout))
+						occ.Start.In(loc).Format(timeLayout), now.In(loc).Format(timeLayout))
+				} else {
+					fmt.Fprintf(stderr, "%s: %s on %s: never in force on this target in the replay, no report\n", t.Key(), occ.Window.Name,
+						occ.Start.In(loc).Format(timeLayout))
 				}
 			}
 		}
@@ -213,13 +220,6 @@ func reportSpans(t *ground.Target, cal *policies.Calendar, from, to time.Time) [
 		merged = append(merged, s)
 	}
 	return merged
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 func maxTime(a, b time.Time) time.Time {
