@@ -129,8 +129,9 @@ func runReport(cmd *cobra.Command, o reportOptions) error {
 			problems++
 			continue
 		}
+		r := newReplay(t, all.Windows, o.step)
 		for _, sp := range spans {
-			got, err := replayReports(ctx, t, all.Windows, src, sp, o.step, now)
+			got, err := r.span(ctx, src, sp, now)
 			if err != nil {
 				fmt.Fprintf(stderr, "%s: %v\n", t.Key(), err)
 				problems++
@@ -314,10 +315,41 @@ func fetchHistory(ctx context.Context, src sources.Source, q sources.Query, from
 	return slices.CompactFunc(out, func(a, b ground.Sample) bool { return a.T.Equal(b.T) }), nil
 }
 
-// replayReports replays target t's load history over span sp through an
-// engine on a simulated clock, as serve would have decided, and returns
-// the reports of the span's occurrences.
-func replayReports(ctx context.Context, t *ground.Target, windows []ground.Window, src sources.Source, sp reportSpan, step time.Duration, now time.Time) ([]policies.WindowReport, error) {
+// replay is one target's engine on a simulated clock, fed by its load
+// history: the spans of a target are replayed in order through the same
+// engine, so that what one occurrence's report taught ("expect: learned")
+// is known to the next, as in the daemon.
+type replay struct {
+	t           *ground.Target
+	step        time.Duration
+	src         *replaySource
+	poller      *sources.Poller
+	history     *scaler.HistoryCache
+	engine      *scaler.Engine
+	sink        *reportCollector
+	clock       time.Time
+	nextHistory time.Time
+}
+
+func newReplay(t *ground.Target, windows []ground.Window, step time.Duration) *replay {
+	r := &replay{t: t, step: step, src: &replaySource{kind: t.Load.Kind()}, poller: sources.NewPoller(sources.NewCache()), sink: &reportCollector{}}
+	_, maxAge := sources.DefaultTiming(r.src.kind, step)
+	r.poller.Register(sources.Registration{Source: r.src, Interval: step, MaxAge: maxAge})
+	r.history = &scaler.HistoryCache{Poller: r.poller, Horizon: scaler.HistoryHorizon, Log: zap.NewNop(), Now: func() time.Time { return r.clock }}
+	snap := &ground.Snapshot{Version: 1, Targets: []ground.Target{*t}, Windows: windows, ValidTargets: 1, ValidWindows: len(windows)}
+	r.engine = &scaler.Engine{Interval: step, Config: fixedConfig{snap}, Poller: r.poller, History: r.history, Reports: r.sink}
+	if len(t.Clusters) > 0 {
+		r.engine.Cluster = t.Clusters[0] // report speaks of every target, whichever daemon acts on it
+	}
+	r.engine.SyncConfig()
+	return r
+}
+
+// span fetches the load history of span sp (up to now) from src, replays
+// it as serve would have decided, and returns the reports of the span's
+// occurrences.
+func (r *replay) span(ctx context.Context, src sources.Source, sp reportSpan, now time.Time) ([]policies.WindowReport, error) {
+	t, step := r.t, r.step
 	from, to := sp.from.Truncate(step), sp.to
 	if to.After(now) {
 		to = now
@@ -343,40 +375,25 @@ func replayReports(ctx context.Context, t *ground.Target, windows []ground.Windo
 			}
 			series = append(series, s...)
 		}
-		slices.SortFunc(series, func(a, b ground.Sample) int { return a.T.Compare(b.T) })
-		series = slices.CompactFunc(series, func(a, b ground.Sample) bool { return a.T.Equal(b.T) })
 	}
-
-	replay := &replaySource{kind: t.Load.Kind(), series: series}
-	poller := sources.NewPoller(sources.NewCache())
-	_, maxAge := sources.DefaultTiming(replay.kind, step)
-	poller.Register(sources.Registration{Source: replay, Interval: step, MaxAge: maxAge})
-	var clock time.Time
-	history := &scaler.HistoryCache{Poller: poller, Horizon: scaler.HistoryHorizon, Log: zap.NewNop(), Now: func() time.Time { return clock }}
-	snap := &ground.Snapshot{Version: 1, Targets: []ground.Target{*t}, Windows: windows, ValidTargets: 1, ValidWindows: len(windows)}
-	sink := &reportCollector{}
-	engine := &scaler.Engine{Interval: step, Config: fixedConfig{snap}, Poller: poller, History: history, Reports: sink}
-	if len(t.Clusters) > 0 {
-		engine.Cluster = t.Clusters[0] // report speaks of every target, whichever daemon acts on it
-	}
-	engine.SyncConfig()
-	var nextHistory time.Time
-	for clock = from; !clock.After(to); clock = clock.Add(step) {
+	r.src.add(series)
+	first := len(r.sink.reports)
+	for r.clock = from; !r.clock.After(to); r.clock = r.clock.Add(step) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		replay.now = clock
-		if t.Forecast != nil && !clock.Before(nextHistory) {
-			nextHistory = clock.Add(scaler.HistoryRefresh)
-			history.Refresh(ctx, snap.Targets, clock)
+		r.src.now = r.clock
+		if t.Forecast != nil && !r.clock.Before(r.nextHistory) {
+			r.nextHistory = r.clock.Add(scaler.HistoryRefresh)
+			r.history.Refresh(ctx, []ground.Target{*t}, r.clock)
 		}
-		poller.Refresh(ctx, replay.kind, clock)
-		engine.Cycle(ctx, clock)
+		r.poller.Refresh(ctx, r.src.kind, r.clock)
+		r.engine.Cycle(ctx, r.clock)
 	}
 	var out []policies.WindowReport
-	for _, r := range sink.reports {
-		if slices.ContainsFunc(sp.occurrences, func(o policies.Occurrence) bool { return sameOccurrence(r, o) }) {
-			out = append(out, r)
+	for _, rep := range r.sink.reports[first:] {
+		if slices.ContainsFunc(sp.occurrences, func(o policies.Occurrence) bool { return sameOccurrence(rep, o) }) {
+			out = append(out, rep)
 		}
 	}
 	return out, nil
@@ -406,6 +423,13 @@ type replaySource struct {
 var _ sources.Source = (*replaySource)(nil)
 
 func (s *replaySource) Kind() ground.SourceKind { return s.kind }
+
+// add merges points into the history.
+func (s *replaySource) add(points ground.Series) {
+	s.series = append(s.series, points...)
+	slices.SortFunc(s.series, func(a, b ground.Sample) int { return a.T.Compare(b.T) })
+	s.series = slices.CompactFunc(s.series, func(a, b ground.Sample) bool { return a.T.Equal(b.T) })
+}
 
 // upTo returns the number of points at or before t.
 func (s *replaySource) upTo(t time.Time) int {
@@ -453,6 +477,8 @@ type reportJSON struct {
 	PeakAt   *time.Time `json:"peakAt"`
 	Ratio    *float64   `json:"ratio"`
 	Expected *float64   `json:"expected"`
+	// Learned says Expected was learned from the group's earlier reports.
+	Learned bool `json:"learned"`
 	// TimeToPeakSeconds is from the start to the peak,
 	// HalfDecaySeconds from the peak until the load was back halfway to
 	// the baseline.
@@ -487,7 +513,7 @@ func writeReportsJSON(w io.Writer, reports []policies.WindowReport) error {
 	for i := range reports {
 		r := &reports[i]
 		loc := zoneOr(r.Location)
-		j := reportJSON{Window: r.Window, Origin: r.Origin.File, Target: r.Target.String(), Quiet: r.Quiet,
+		j := reportJSON{Window: r.Window, Origin: r.Origin.File, Target: r.Target.String(), Quiet: r.Quiet, Learned: r.Learned,
 			Start: r.Start.In(loc), End: r.End.In(loc), Released: r.Released.In(loc),
 			Baseline: floatPtr(r.Baseline), Peak: floatPtr(r.Peak), Ratio: floatPtr(r.Ratio()), Expected: floatPtr(r.ExpectedRatio()),
 			FloorAtStart: optPtr(r.FloorAtStart), ReplicasAtStart: optPtr(r.ReplicasAtStart),

@@ -36,6 +36,14 @@ func spotLoad(t time.Time) float64 {
 	return max(100, 300-20*t.Sub(peak).Seconds()/15)
 }
 
+// dailySpotLoad is spotLoad every evening: the spot one minute after
+// 20:45 Paris (19:45 UTC), whatever the day.
+func dailySpotLoad(t time.Time) float64 {
+	u := t.UTC()
+	start := time.Date(u.Year(), u.Month(), u.Day(), 19, 45, 0, 0, time.UTC)
+	return spotLoad(t.Add(spotStart.Sub(start)))
+}
+
 // fakePrometheus answers query_range with load at every step (no series
 // when load is nil), or with a server error when fail is set; it records
 // the ranges asked.
@@ -130,25 +138,27 @@ func reportArgs(url string, more ...string) []string {
 // tf1-spot (20:45 Paris, 15m, 5x): the baseline is the 100 seen before the
 // floor, so the floor is ceil(5 × 100 / 10) = 50 from 20:40. The peak, 300
 // at 20:46:00, is 3.0x, 1 min after the start; the load is back to 200
-// (halfway to 100) at 20:47:15, 1 min 15 s later. The spot never came
-// near 5x, so the floor is held to the end of the cooldown (21:10) and
-// then steps down each minute, 50 → 44 → 37 → 31 → 26 → 22 → 18 → 15 → 12
-// → 10, released at 21:19. A report counts each cycle after the first
-// (every 15 s) at the floor minus tracking (ceil(load / 10), 10 outside
-// the spike): 119 cycles at 50 from 20:40:15 to 21:09:45, 40 each less the
-// spike's 20+18+16+14+12+10+8+6+4+2 = 110 (tracking 30, 28, … 12 from
-// 20:46:00 to 20:48:15), then 4 cycles at each step: 4 × (34+27+21+16+12+
-// 8+5+2) = 500; in all 4650 + 500 = 5150 replica-cycles of 15 s =
-// 21.458333 replica-hours.
+// (halfway to 100) at 20:47:15, 1 min 15 s later. The traffic has arrived
+// (300 is more than a third of the way to 500) and passed its peak once
+// the load is a quarter of the rise below it, 250: from 20:46:45 (240)
+// the floor follows the load with 25% headroom, ceil(1.25 × load / 10):
+// 30, 28, 25, 23, 20, 18, 15, then 13 from 20:48:30 (load 100) to the end
+// of the cooldown, 21:10, when it is released. A report counts each cycle
+// after the first (every 15 s) at the floor minus tracking (ceil(load /
+// 10)): 23 cycles at 50 − 10 from 20:40:15 to 20:45:45 (920), 50 − 30,
+// 50 − 28, 50 − 26 from 20:46:00 to 20:46:30 (66), 30 − 24, 28 − 22,
+// 25 − 20, 23 − 18, 20 − 16, 18 − 14, 15 − 12 to 20:48:15 (33), 86 cycles
+// at 13 − 10 from 20:48:30 to 21:09:45 (258): 1277 replica-cycles of 15 s
+// = 5.320833 replica-hours.
 //
 // night-cap (02:00 Paris, 1h, quiet, replicas 4): tracking is 10, the cap
 // 4, from 02:00 until it is lifted one lead time (5m) before the end, at
 // 02:55: 219 cycles of 15 s after the first, 6 replicas each: 19,710
 // replica-seconds = 5.475 replica-hours.
 const (
-	spotSentence  = "tf1-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 15 s later; the window added 21.46 replica-hours over tracking"
+	spotSentence  = "tf1-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 15 s later; the window added 5.32 replica-hours over tracking"
 	quietSentence = "night-cap on Thu 26 Nov 02:00: storefront/web was capped; the quiet window saved 5.48 replica-hours"
-	spotAdded     = 5150 * 15.0 / 3600
+	spotAdded     = 1277 * 15.0 / 3600
 	quietSaved    = 219 * 6 * 15.0 / 3600
 )
 
@@ -156,6 +166,8 @@ func TestReportSentences(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		targets  string
+		windows  string
+		load     func(time.Time) float64
 		datadog  bool
 		now      time.Time
 		from, to string
@@ -206,25 +218,53 @@ func TestReportSentences(t *testing.T) {
 	}, {
 		// Datadog's 30 s buckets are seen at their end: 300 at 20:46:00,
 		// 260 at 20:46:30, 220 at 20:47:00, 180 (under 200) at 20:47:30,
-		// 1 min 30 s after the peak. Each value stands for two cycles:
-		// the spike's tracking is 30, 30, 26, 26, 22, 22, 18, 18, 14, 14,
-		// 120 replica-cycles above 10 where Prometheus had 110: 5140
-		// replica-cycles of 15 s, 21.42 replica-hours.
+		// 1 min 30 s after the peak. Each value stands for two cycles, and
+		// the floor follows from 220 (28): 920 replica-cycles before the
+		// spike as with Prometheus, then 2 × (20 + 24 + 6 + 5 + 4) = 118
+		// to 20:48:15, then 86 × 3 = 258: 1296 replica-cycles of 15 s,
+		// 5.40 replica-hours.
 		name:    "a Datadog target",
 		targets: "testdata/report-datadog-targets.yaml", datadog: true,
 		now:  time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 		from: "2026-11-25 00:00", to: "2026-11-25 23:00",
-		want:   []string{"tf1-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 30 s later; the window added 21.42 replica-hours over tracking"},
+		want:   []string{"tf1-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 30 s later; the window added 5.40 replica-hours over tracking"},
 		ranges: []string{`sum:trace.http.request.hits{service:web}.as_rate().rollup(avg,30) 2026-11-25T18:40:00Z..2026-11-25T21:15:00Z`},
+	}, {
+		// The same spot two evenings running, "expect: learned" with
+		// "initially: 5x": the first is 5x, the second learns from the
+		// first's report (3.0x, and 10% headroom): 3.3x, a floor of
+		// ceil(3.3 × 100 / 10) = 33. The spot still arrives (300 is a third
+		// of the way to 330) and passes at 240, so the floor follows as on
+		// the first evening: 23 × (33 − 10) = 529 before the spike,
+		// 3 + 5 + 7 = 15 to 20:46:30, 33 while following, 86 × 3 = 258
+		// at 13: 835 replica-cycles of 15 s, 3.48 replica-hours.
+		name:    "a learned multiplier from the evening before",
+		windows: "testdata/report-learned-windows.yaml", load: dailySpotLoad,
+		now:  time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		from: "2026-11-25 00:00", to: "2026-11-27 00:00",
+		want: []string{
+			"tf1-evening on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 15 s later; the window added 5.32 replica-hours over tracking",
+			"tf1-evening on Thu 26 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 3.3x), half gone 1 min 15 s later; the window added 3.48 replica-hours over tracking",
+		},
+		ranges: []string{
+			`sum(rate(http_requests_total{app="web"}[1m])) 2026-11-25T18:40:00Z..2026-11-25T21:15:00Z step 15s`,
+			`sum(rate(http_requests_total{app="web"}[1m])) 2026-11-26T18:40:00Z..2026-11-26T21:15:00Z step 15s`,
+		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			withReportNow(t, tc.now)
 			if tc.targets == "" {
 				tc.targets = reportTargets
 			}
-			prom, dd := &fakePrometheus{load: spotLoad}, &fakeDatadog{load: spotLoad}
+			if tc.windows == "" {
+				tc.windows = reportWindows
+			}
+			if tc.load == nil {
+				tc.load = spotLoad
+			}
+			prom, dd := &fakePrometheus{load: tc.load}, &fakeDatadog{load: tc.load}
 			var srv *httptest.Server
-			args := []string{"report", "--targets", tc.targets, "--windows", reportWindows, "--from", tc.from, "--to", tc.to}
+			args := []string{"report", "--targets", tc.targets, "--windows", tc.windows, "--from", tc.from, "--to", tc.to}
 			if tc.datadog {
 				srv = httptest.NewServer(dd)
 				t.Setenv("DD_API_KEY", "api-key")
@@ -280,8 +320,8 @@ func TestReportJSON(t *testing.T) {
 		name:   "tf1-spot",
 		report: got[0],
 		want: map[string]any{
-			"window": "tf1-spot", "origin": "testdata/report-windows.yaml", "target": "storefront/web", "quiet": false,
-			"start": "2026-11-25T20:45:00+01:00", "end": "2026-11-25T21:00:00+01:00", "released": "2026-11-25T21:19:00+01:00",
+			"window": "tf1-spot", "origin": "testdata/report-windows.yaml", "target": "storefront/web", "quiet": false, "learned": false,
+			"start": "2026-11-25T20:45:00+01:00", "end": "2026-11-25T21:00:00+01:00", "released": "2026-11-25T21:10:00+01:00",
 			"baseline": 100.0, "peak": 300.0, "peakAt": "2026-11-25T20:46:00+01:00", "ratio": 3.0, "expected": 5.0,
 			"timeToPeakSeconds": 60.0, "halfDecaySeconds": 75.0, "floorAtStart": 50.0,
 			"replicasAtStart": nil, "underCapacitySeconds": nil, "excess": nil,
@@ -291,7 +331,7 @@ func TestReportJSON(t *testing.T) {
 		name:   "night-cap",
 		report: got[1],
 		want: map[string]any{
-			"window": "night-cap", "origin": "testdata/report-windows.yaml", "target": "storefront/web", "quiet": true,
+			"window": "night-cap", "origin": "testdata/report-windows.yaml", "target": "storefront/web", "quiet": true, "learned": false,
 			"start": "2026-11-26T02:00:00+01:00", "end": "2026-11-26T03:00:00+01:00", "released": "2026-11-26T02:55:00+01:00",
 			"baseline": nil, "peak": nil, "peakAt": nil, "ratio": nil, "expected": nil,
 			"timeToPeakSeconds": nil, "halfDecaySeconds": nil, "floorAtStart": nil,
