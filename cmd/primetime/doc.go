@@ -1,5 +1,5 @@
 // Command primetime is the one binary of primetime: serve (the daemon),
-// lint, plan, simulate and version.
+// lint, plan, simulate, report and version.
 //
 // It holds flags and wiring only: it builds the clients, sources, engine,
 // leader and servers of the other packages and connects them; every
