@@ -139,26 +139,24 @@ func reportArgs(url string, more ...string) []string {
 // floor, so the floor is ceil(5 × 100 / 10) = 50 from 20:40. The peak, 300
 // at 20:46:00, is 3.0x, 1 min after the start; the load is back to 200
 // (halfway to 100) at 20:47:15, 1 min 15 s later. The traffic has arrived
-// (300 is more than a third of the way to 500) and passed its peak once
-// the load is a quarter of the rise below it, 250: from 20:46:45 (240)
-// the floor follows the load with 25% headroom, ceil(1.25 × load / 10):
-// 30, 28, 25, 23, 20, 18, 15, then 13 from 20:48:30 (load 100) to the end
-// of the cooldown, 21:10, when it is released. A report counts each cycle
-// after the first (every 15 s) at the floor minus tracking (ceil(load /
-// 10)): 23 cycles at 50 − 10 from 20:40:15 to 20:45:45 (920), 50 − 30,
-// 50 − 28, 50 − 26 from 20:46:00 to 20:46:30 (66), 30 − 24, 28 − 22,
-// 25 − 20, 23 − 18, 20 − 16, 18 − 14, 15 − 12 to 20:48:15 (33), 86 cycles
-// at 13 − 10 from 20:48:30 to 21:09:45 (258): 1277 replica-cycles of 15 s
-// = 5.320833 replica-hours.
+// (300 is more than a third of the way to 500) and passed its peak, but
+// the floor is held to the window's end (a second wave may come); in the
+// cooldown it follows the load with 25% headroom, ceil(1.25 × 100 / 10) =
+// 13, and it is released at 21:10, the load back at its baseline. A
+// report counts each cycle after the first (every 15 s) at the floor
+// minus tracking (ceil(load / 10)): 23 cycles at 50 − 10 from 20:40:15 to
+// 20:45:45 (920), 50 − 30, 28, ..., 12 from 20:46:00 to 20:48:15 (290),
+// 46 cycles at 50 − 10 to 20:59:45 (1840), 40 at 13 − 10 in the cooldown
+// (120): 3170 replica-cycles of 15 s = 13.208333 replica-hours.
 //
 // night-cap (02:00 Paris, 1h, quiet, replicas 4): tracking is 10, the cap
 // 4, from 02:00 until it is lifted one lead time (5m) before the end, at
 // 02:55: 219 cycles of 15 s after the first, 6 replicas each: 19,710
 // replica-seconds = 5.475 replica-hours.
 const (
-	spotSentence  = "tf1-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 15 s later; the window added 5.32 replica-hours over tracking"
+	spotSentence  = "tf1-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 15 s later; the window added 13.21 replica-hours over tracking"
 	quietSentence = "night-cap on Thu 26 Nov 02:00: storefront/web was capped; the quiet window saved 5.48 replica-hours"
-	spotAdded     = 1277 * 15.0 / 3600
+	spotAdded     = 3170 * 15.0 / 3600
 	quietSaved    = 219 * 6 * 15.0 / 3600
 )
 
@@ -218,33 +216,32 @@ func TestReportSentences(t *testing.T) {
 	}, {
 		// Datadog's 30 s buckets are seen at their end: 300 at 20:46:00,
 		// 260 at 20:46:30, 220 at 20:47:00, 180 (under 200) at 20:47:30,
-		// 1 min 30 s after the peak. Each value stands for two cycles, and
-		// the floor follows from 220 (28): 920 replica-cycles before the
-		// spike as with Prometheus, then 2 × (20 + 24 + 6 + 5 + 4) = 118
-		// to 20:48:15, then 86 × 3 = 258: 1296 replica-cycles of 15 s,
-		// 5.40 replica-hours.
+		// 1 min 30 s after the peak. Each value stands for two cycles:
+		// 920 replica-cycles before the spike as with Prometheus, then
+		// 2 × (20 + 24 + 28 + 32 + 36) = 280 to 20:48:15, 1840 to the end
+		// and 120 in the cooldown as with Prometheus: 3160 replica-cycles
+		// of 15 s, 13.17 replica-hours.
 		name:    "a Datadog target",
 		targets: "testdata/report-datadog-targets.yaml", datadog: true,
 		now:  time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 		from: "2026-11-25 00:00", to: "2026-11-25 23:00",
-		want:   []string{"tf1-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 30 s later; the window added 5.40 replica-hours over tracking"},
+		want:   []string{"tf1-spot on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 30 s later; the window added 13.17 replica-hours over tracking"},
 		ranges: []string{`sum:trace.http.request.hits{service:web}.as_rate().rollup(avg,30) 2026-11-25T18:40:00Z..2026-11-25T21:15:00Z`},
 	}, {
 		// The same spot two evenings running, "expect: learned" with
 		// "initially: 5x": the first is 5x, the second learns from the
 		// first's report (3.0x, and 10% headroom): 3.3x, a floor of
-		// ceil(3.3 × 100 / 10) = 33. The spot still arrives (300 is a third
-		// of the way to 330) and passes at 240, so the floor follows as on
-		// the first evening: 23 × (33 − 10) = 529 before the spike,
-		// 3 + 5 + 7 = 15 to 20:46:30, 33 while following, 86 × 3 = 258
-		// at 13: 835 replica-cycles of 15 s, 3.48 replica-hours.
+		// ceil(3.3 × 100 / 10) = 33, held to the end as on the first
+		// evening: 23 × (33 − 10) = 529 before the spike, 330 − 210 = 120
+		// in it, 46 × 23 = 1058 to the end, 40 × 3 = 120 in the cooldown:
+		// 1827 replica-cycles of 15 s, 7.61 replica-hours.
 		name:    "a learned multiplier from the evening before",
 		windows: "testdata/report-learned-windows.yaml", load: dailySpotLoad,
 		now:  time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 		from: "2026-11-25 00:00", to: "2026-11-27 00:00",
 		want: []string{
-			"tf1-evening on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 15 s later; the window added 5.32 replica-hours over tracking",
-			"tf1-evening on Thu 26 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 3.3x), half gone 1 min 15 s later; the window added 3.48 replica-hours over tracking",
+			"tf1-evening on Wed 25 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 1 min 15 s later; the window added 13.21 replica-hours over tracking",
+			"tf1-evening on Thu 26 Nov 20:45: storefront/web peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 3.3x), half gone 1 min 15 s later; the window added 7.61 replica-hours over tracking",
 		},
 		ranges: []string{
 			`sum(rate(http_requests_total{app="web"}[1m])) 2026-11-25T18:40:00Z..2026-11-25T21:15:00Z step 15s`,
