@@ -58,6 +58,17 @@ type TargetPlan struct {
 // Plan computes, for each target, the floors and caps its windows put on
 // it between from and to, evaluated at every instant where they can change.
 func Plan(targets []ground.Target, cal *Calendar, from, to time.Time, baseline Baseline) []TargetPlan {
+	return PlanLearned(targets, cal, from, to, baseline, nil)
+}
+
+// Learner gives the multiplier learned for an "expect: learned" window on
+// a target, false while there is none (the engine's Learned).
+type Learner func(w *ground.Window, t *ground.Target) (Learned, bool)
+
+// PlanLearned is Plan with the multipliers learned so far: a learned
+// window's floor is planned at its learned multiplier, or at "initially"
+// while there is none.
+func PlanLearned(targets []ground.Target, cal *Calendar, from, to time.Time, baseline Baseline, learned Learner) []TargetPlan {
 	if baseline == nil {
 		baseline = func(Occurrence, time.Time) (float64, bool) { return 0, false }
 	}
@@ -69,7 +80,14 @@ func Plan(targets []ground.Target, cal *Calendar, from, to time.Time, baseline B
 			occs = append(occs, Occurrences(w, from.Add(-w.Duration-w.Cooldown-MaxStepDownSpan), to.Add(t.LeadTime))...)
 		}
 		sortOccurrences(occs)
-		out = append(out, TargetPlan{Target: t, Episodes: planTarget(t, occs, from, to, baseline)})
+		known := Known{Baseline: baseline}
+		if learned != nil {
+			known.Learned = func(w *ground.Window) (float64, bool) {
+				l, ok := learned(w, t)
+				return l.Multiplier, ok
+			}
+		}
+		out = append(out, TargetPlan{Target: t, Episodes: planTarget(t, occs, from, to, known)})
 	}
 	return out
 }
@@ -157,11 +175,11 @@ func (b *episodeBuilder) finish() []Episode {
 	return b.done
 }
 
-func planTarget(t *ground.Target, occs []Occurrence, from, to time.Time, baseline Baseline) []Episode {
+func planTarget(t *ground.Target, occs []Occurrence, from, to time.Time, known Known) []Episode {
 	floors := &episodeBuilder{kind: EpisodeFloor}
 	caps := &episodeBuilder{kind: EpisodeCap}
 	for _, now := range changePoints(t, occs, from, to) {
-		s := Evaluate(t, occs, now, baseline)
+		s := EvaluateKnown(t, occs, now, known)
 		waiting := false // an "Nx" window in force with no baseline
 		for _, e := range s.Effects {
 			if e.Phase != PhaseQuiet && !e.Replicas.OK {

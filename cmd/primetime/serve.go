@@ -67,16 +67,17 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 		return err
 	}
 	history := &scaler.HistoryCache{Poller: poller, Horizon: scaler.HistoryHorizon, Log: log.Named("history")}
+	book := &scaler.ReportBook{}
 	engine := &scaler.Engine{
 		Interval: o.interval, Cluster: o.cluster, Config: store, Poller: poller,
 		Replicas: actuator, History: history, Actuator: actuator, Board: board,
 		Metrics: metrics, Sources: srcMetrics, Log: log.Named("engine"),
-		Reports: scaler.NewWindowReporter(reg, kube.recorder, store, log.Named("reports"), o.carbon.perReplicaHour),
+		Reports: scaler.ReportSinks{scaler.NewWindowReporter(reg, kube.recorder, store, log.Named("reports"), o.carbon.perReplicaHour), book},
 	}
 	leader := &ha.Leader{
 		Identity: o.identity, Namespace: o.namespace, Client: kube.client, Config: store, Engine: engine,
 		Poller: poller, History: history, Actuator: actuator, Board: board, Metrics: metrics, Store: store,
-		Interval: o.interval, Log: log.Named("leader"),
+		Reports: book, Interval: o.interval, Log: log.Named("leader"),
 	}
 	election, healthz, err := o.election(kube, log)
 	if err != nil {
@@ -87,6 +88,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 	// leader's successor.
 	maxAge := max(4*o.interval, o.timing.WorstTakeover()+o.interval+5*time.Second)
 	follower := ha.Follow(serving, kube.client, o.namespace, board, leader.Leading, log.Named("ha"))
+	follower.KeepReportsIn(book)
 	var stopping atomic.Bool
 	context.AfterFunc(ctx, func() { stopping.Store(true) }) // leave the Service at once
 	ready := leader.ReadyCheck(func() bool { return allSynced(synced) }, follower, maxAge, stopping.Load)
@@ -95,7 +97,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 	if o.profiling {
 		status.Profiling()
 	}
-	status.Handle("/calendar", &calendar.Page{Config: store, Board: board, Ready: calendar.WorkloadReady(kube.client)})
+	status.Handle("/calendar", &calendar.Page{Config: store, Board: board, Ready: calendar.WorkloadReady(kube.client), Reports: book, Learned: engine.Learned})
 	status.Start(log)
 	defer status.Shutdown()
 

@@ -67,6 +67,18 @@ type Page struct {
 	Ready func(ctx context.Context, t *ground.Target) ground.Opt[int32]
 	// Clock returns now; time.Now when nil.
 	Clock func() time.Time
+	// Reports are the window reports kept (optional): past windows show
+	// theirs.
+	Reports ReportLookup
+	// Learned gives the multipliers learned for "expect: learned" windows
+	// (optional: the engine's Learned); coming floors use them.
+	Learned policies.Learner
+}
+
+// ReportLookup finds the report of one window occurrence on one target
+// (scaler.ReportBook).
+type ReportLookup interface {
+	Lookup(target ground.TargetKey, window string, start time.Time) (scaler.ReportRecord, bool)
 }
 
 // ServeHTTP serves the page (GET) or the result of a paste (POST).
@@ -176,7 +188,7 @@ func baselineOf(t *ground.Target, cal *policies.Calendar, now time.Time, e scale
 // now), and those over before now left out.
 // With more than MaxOccurrences occurrences before to, the plan stops at
 // the start of the last one it holds, returned as cut (zero otherwise).
-func planFrom(t *ground.Target, cal *policies.Calendar, now, to time.Time, baseline policies.Baseline) ([]policies.Episode, time.Time) {
+func planFrom(t *ground.Target, cal *policies.Calendar, now, to time.Time, baseline policies.Baseline, learned policies.Learner) ([]policies.Episode, time.Time) {
 	back := time.Duration(0)
 	matching := cal.Matching(t.Key())
 	for _, w := range matching {
@@ -210,7 +222,7 @@ func planFrom(t *ground.Target, cal *policies.Calendar, now, to time.Time, basel
 	if !to.After(from) {
 		return nil, cut
 	}
-	plan := policies.Plan([]ground.Target{*t}, cal, from, to, baseline)
+	plan := policies.PlanLearned([]ground.Target{*t}, cal, from, to, baseline, learned)
 	var out []policies.Episode
 	for _, ep := range plan[0].Episodes {
 		if ep.End.IsZero() || ep.End.After(now) {
@@ -270,13 +282,15 @@ func (p *Page) fill(ctx context.Context, v *view, now time.Time) {
 				tv.Usual = formatLoad(b)
 			}
 		}
-		eps, cut := planFrom(t, cal, now, to, baseline)
+		eps, cut := planFrom(t, cal, now, to, baseline, p.Learned)
 		for _, ep := range eps {
-			tv.Coming = append(tv.Coming, episodeRow(t, cal, ep, e, hasPub, now))
+			r := episodeRow(t, cal, ep, e, hasPub, now)
+			r.Windows += learnedNote(t, cal, ep, p.Learned)
+			tv.Coming = append(tv.Coming, r)
 		}
 		tv.Coming, tv.ComingMore = capRows(tv.Coming)
 		tv.Cut = cutNote(cut)
-		tv.Past, tv.PastMore = capPast(pastRows(t, cal, now))
+		tv.Past, tv.PastMore = capPast(pastRows(t, cal, now, p.Reports))
 		v.TargetViews = append(v.TargetViews, tv)
 	}
 }
@@ -381,6 +395,43 @@ func episodeRow(t *ground.Target, cal *policies.Calendar, ep policies.Episode, e
 	return r
 }
 
+// learnedNote says, for an episode of "expect: learned" windows, the
+// multiplier learned and the reports it comes from: " (learned 3.3x from
+// 2 reports: Wed 25 Nov 3.0x, Thu 26 Nov 2.8x)", or " (learned: initially
+// 5x until a report)".
+func learnedNote(t *ground.Target, cal *policies.Calendar, ep policies.Episode, learned policies.Learner) string {
+	var b strings.Builder
+	for _, name := range ep.Windows {
+		for _, w := range cal.Windows() {
+			if w.Name != name || !w.Learned || !w.Selects(t.Key()) {
+				continue
+			}
+			l, ok := policies.Learned{}, false
+			if learned != nil {
+				l, ok = learned(w, t)
+			}
+			if !ok {
+				fmt.Fprintf(&b, " (learned: initially %s until a report)", w.Demand)
+				break
+			}
+			fmt.Fprintf(&b, " (learned %.1fx from %d report", l.Multiplier, len(l.From))
+			if len(l.From) > 1 {
+				b.WriteString("s")
+			}
+			b.WriteString(":")
+			for i, o := range l.From {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, " %s %.1fx", o.Start.In(zoneOf(w)).Format("Mon 2 Jan"), o.Ratio)
+			}
+			b.WriteString(")")
+			break
+		}
+	}
+	return b.String()
+}
+
 // demandsOf writes what the episode's windows ask for, e.g. "5x".
 func demandsOf(cal *policies.Calendar, ep policies.Episode) string {
 	var out []string
@@ -397,7 +448,7 @@ func demandsOf(cal *policies.Calendar, ep policies.Episode) string {
 
 // pastRows lists the target's window occurrences of the last PastDays
 // that are over, the latest first.
-func pastRows(t *ground.Target, cal *policies.Calendar, now time.Time) []past {
+func pastRows(t *ground.Target, cal *policies.Calendar, now time.Time, reports ReportLookup) []past {
 	var out []past
 	var ends []time.Time
 	// Backwards in spans, so that frequent windows stop the search early.
@@ -420,8 +471,20 @@ func pastRows(t *ground.Target, cal *policies.Calendar, now time.Time) []past {
 				continue
 			}
 			loc := zoneOf(w)
-			out = append(out, past{Window: w.Name, When: o.Start.In(loc).Format("Mon 2 Jan 15:04") + " – " + o.End.In(loc).Format(sameDay(o.Start.In(loc), o.End.In(loc))),
-				Expect: w.Demand.String(), Report: "no report yet"})
+			row := past{Window: w.Name, When: o.Start.In(loc).Format("Mon 2 Jan 15:04") + " – " + o.End.In(loc).Format(sameDay(o.Start.In(loc), o.End.In(loc))),
+				Expect: w.Demand.String(), Report: "no report yet"}
+			if w.Learned {
+				row.Expect = "learned (initially " + w.Demand.String() + ")"
+			}
+			if reports != nil {
+				if rec, ok := reports.Lookup(t.Key(), w.Name, o.Start); ok {
+					row.Report = rec.Sentence
+					if rec.Expected > 0 {
+						row.Expect = strconv.FormatFloat(math.Round(rec.Expected*10)/10, 'g', -1, 64) + "x"
+					}
+				}
+			}
+			out = append(out, row)
 			ends = append(ends, o.End)
 		}
 	}
@@ -488,7 +551,7 @@ func (p *Page) check(text string, now time.Time) *pasteView {
 			baseline = policies.ConstantBaseline(*e.Load)
 		}
 		tv := targetView{Key: t.Key().String(), Heading: heading(t)}
-		eps, cut := planFrom(t, cal, now, to, baseline)
+		eps, cut := planFrom(t, cal, now, to, baseline, nil)
 		for _, ep := range eps {
 			tv.Coming = append(tv.Coming, episodeRow(t, cal, ep, scaler.Published{}, false, now))
 		}

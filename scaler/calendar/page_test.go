@@ -13,6 +13,7 @@ import (
 
 	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/policies"
 	"github.com/primetime-dev/primetime/scaler"
 )
 
@@ -473,5 +474,58 @@ func TestCalendarBoundsTheTargetsShown(t *testing.T) {
 	_, _, body = get(t, p, "/calendar?namespace=blog")
 	if n := strings.Count(body, `<section class="target" id="blog/`); n != (MaxTargets+5+1)/2 || strings.Contains(body, `id="shop/`) {
 		t.Errorf("namespace=blog: %d blog targets", n)
+	}
+}
+
+// TestCalendarShowsReportsAndLearnedMultipliers: a past window shows its
+// report, and a coming "expect: learned" window its learned multiplier,
+// the reports it comes from, and the floor it makes.
+func TestCalendarShowsReportsAndLearnedMultipliers(t *testing.T) {
+	now := time.Date(2026, 12, 11, 9, 0, 0, 0, paris)
+	p := newPage(t, now, web(20, 0, 1000, false), 20)
+	res := &config.Result{}
+	res.Merge(config.ParseFile("targets.yaml", []byte(testTargets)))
+	res.Merge(config.ParseFile("windows.yaml", []byte(testWindows+`  - name: tf1-saturday-spot
+    group: tf1-prime
+    start: "2026-12-12 20:50"
+    duration: 10m
+    expect: learned
+    initially: 5x
+    targets: [storefront/web]
+`)))
+	if len(res.Problems) > 0 {
+		t.Fatal(res.Problems)
+	}
+	p.Config = fixedConfig{&ground.Snapshot{Targets: res.Targets, Windows: res.Windows}}
+	spot := time.Date(2026, 12, 10, 20, 45, 0, 0, paris)
+	const sentence = "tf1-prime-spot on Thu 10 Dec 20:45: storefront/web peaked at 3.0x its usual load (3000 for 1000) 1 min after the start (expected 5x), half gone 4 min later; the window added 27.93 replica-hours over tracking"
+	book := &scaler.ReportBook{}
+	book.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "tf1-prime-spot", Start: spot, Sentence: sentence, Ratio: 3, Expected: 5}})
+	p.Reports = book
+	p.Learned = func(w *ground.Window, tg *ground.Target) (policies.Learned, bool) {
+		if w.LearningGroup() != "tf1-prime" || tg.Name != "web" {
+			return policies.Learned{}, false
+		}
+		return policies.Learned{Multiplier: 3.3, From: []policies.Lesson{{Window: "tf1-prime-spot", Start: spot, Ratio: 3}}}, true
+	}
+	_, _, body := get(t, p, "/calendar")
+	sec := section(t, body, "storefront/web")
+	i := strings.Index(sec, `<table class="past">`)
+	if i < 0 {
+		t.Fatalf("no past windows:\n%s", sec)
+	}
+	if got, want := rows(sec[i:]), "tf1-prime-spot Thu 10 Dec 20:45 – 21:00 CET 5x "+sentence; len(got) != 1 || got[0] != want {
+		t.Errorf("past:\n%q\nwant:\n%q", got, want)
+	}
+	coming := rows(sec[:i])
+	want := "tf1-saturday-spot (learned 3.3x from 1 report: Thu 10 Dec 3.0x) pre-scale Sat 12 Dec 20:42 CET 8m Sat 12 Dec 20:50 – 21:00 CET 66"
+	found := false
+	for _, r := range coming {
+		if strings.HasPrefix(r, want) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("coming:\n%s\nwant a row starting %q", strings.Join(coming, "\n"), want)
 	}
 }

@@ -48,6 +48,9 @@ type State struct {
 	// Lessons are what the window reports taught "expect: learned"
 	// windows, by learning group and target.
 	Lessons map[string][]policies.Lesson `json:"lessons,omitempty"`
+	// Reports are the latest window reports (the calendar's past
+	// windows), at most scaler.MaxBookReports.
+	Reports []scaler.ReportRecord `json:"reports,omitempty"`
 	// Config is what the configuration store hands over: the InvalidEntry
 	// Events recorded, the last good version of rejected entries.
 	Config configwatch.Memory `json:"config,omitempty"`
@@ -108,6 +111,8 @@ func encode(st *State) ([]byte, error) {
 	}
 	w.raw(`},"lessons":`)
 	w.value(st.Lessons)
+	w.raw(`,"reports":`)
+	w.value(st.Reports)
 	w.raw(`,"config":`)
 	w.value(st.Config)
 	w.raw("}\n")
@@ -223,6 +228,7 @@ func fromConfigMap(cm *corev1.ConfigMap) (*State, error) {
 // Follower serves the leader's decisions on a replica that does not lead.
 type Follower struct {
 	board   *scaler.Board
+	book    *scaler.ReportBook
 	synced  cache.InformerSynced
 	now     func() time.Time
 	mu      sync.Mutex
@@ -274,7 +280,11 @@ func (f *Follower) take(st *State, log *zap.Logger) {
 		return
 	}
 	f.epoch, f.receipt = st.Epoch, received
+	book := f.book
 	f.mu.Unlock()
+	if book != nil {
+		book.Merge(st.Reports)
+	}
 	offset := received.Sub(st.At)
 	decisions := make([]scaler.Published, len(st.Decisions))
 	for i, p := range st.Decisions {
@@ -282,6 +292,14 @@ func (f *Follower) take(st *State, log *zap.Logger) {
 		decisions[i] = p
 	}
 	f.board.Replace(decisions, received)
+}
+
+// KeepReportsIn makes the follower keep the leader's window reports in
+// book (the calendar page's past windows).
+func (f *Follower) KeepReportsIn(book *scaler.ReportBook) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.book = book
 }
 
 // Synced reports whether the state ConfigMap has been read once.

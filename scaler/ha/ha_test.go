@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/primetime-dev/primetime/policies"
 	"github.com/primetime-dev/primetime/scaler"
 )
 
@@ -79,8 +80,14 @@ func TestStateEncodingStreamsBaselines(t *testing.T) {
 					}
 				}
 			}
-			yield("shop/web|w.yaml|spot|2026-11-25T20:45:00Z", scaler.Baseline{Load: 20, Keep: now})
-		}}
+			yield("shop/web|w.yaml|spot|2026-11-25T20:45:00Z", scaler.Baseline{Load: 20, Keep: now, Peak: 61})
+		},
+		Lessons: map[string][]policies.Lesson{"shop/web|tf1-prime": {{Window: "spot", Start: now, Ratio: 3.1}}},
+	}
+	for i := range scaler.MaxBookReports {
+		st.Reports = append(st.Reports, scaler.ReportRecord{Namespace: "shop", Target: fmt.Sprintf("app-%d", i), Window: "spot", Start: now, Ratio: 3, Expected: 5,
+			Sentence: fmt.Sprintf("spot on Wed 25 Nov 20:45: shop/app-%d peaked at 3.0x its usual load (300 for 100) 1 min after the start (expected 5x), half gone 4 min later; 50 replicas at the start for a floor of 50; never above capacity; the window added 2.93 replica-hours over tracking", i)})
+	}
 	data, err := encode(st)
 	if err != nil {
 		t.Fatal(err)
@@ -95,13 +102,19 @@ func TestStateEncodingStreamsBaselines(t *testing.T) {
 	if len(got.Baselines) != 100001 {
 		t.Errorf("%d baselines, want 100001", len(got.Baselines))
 	}
-	if b := got.Baselines["shop/web|w.yaml|spot|2026-11-25T20:45:00Z"]; b.Load != 20 {
-		t.Errorf("a key yielded again: load %g, want the last value 20", b.Load)
+	if b := got.Baselines["shop/web|w.yaml|spot|2026-11-25T20:45:00Z"]; b.Load != 20 || b.Peak != 61 {
+		t.Errorf("a key yielded again: load %g peak %g, want the last value 20, peak 61", b.Load, b.Peak)
+	}
+	if ls := got.Lessons["shop/web|tf1-prime"]; len(ls) != 1 || ls[0].Ratio != 3.1 || !ls[0].Start.Equal(now) {
+		t.Errorf("lessons %+v, want the one of 3.1x handed over", got.Lessons)
+	}
+	if len(got.Reports) != scaler.MaxBookReports || got.Reports[499].Target != "app-499" {
+		t.Errorf("%d reports handed over, want %d", len(got.Reports), scaler.MaxBookReports)
 	}
 	if b := got.Baselines["shop-7/app-9997|w.yaml|w-9|2026-11-25T20:45:00Z"]; b.Load != 147 || !b.Keep.Equal(now.Add(2*time.Hour)) {
 		t.Errorf("baseline %+v, want load 147 kept until %s", b, now.Add(2*time.Hour))
 	}
-	t.Logf("10,000 targets, 100,001 baselines: %d kB gzipped (limit %d kB)", len(data)>>10, maxStateBytes>>10)
+	t.Logf("10,000 targets, 100,001 baselines, 500 reports: %d kB gzipped (limit %d kB)", len(data)>>10, maxStateBytes>>10)
 	if len(data) > maxStateBytes {
 		t.Errorf("%d kB gzipped, more than the %d kB a state ConfigMap holds", len(data)>>10, maxStateBytes>>10)
 	}

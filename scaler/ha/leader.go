@@ -58,6 +58,9 @@ type Leader struct {
 	// Store, when set, is told to record InvalidEntry Events while this
 	// replica leads, and its Memory goes with the handed-over state.
 	Store ConfigMemory
+	// Reports, when set, are the window reports kept: handed over and
+	// taken over with the state.
+	Reports *scaler.ReportBook
 	// Interval is the evaluation interval (--interval).
 	Interval time.Duration
 	// Now is the clock; time.Now when nil.
@@ -150,6 +153,9 @@ func (l *Leader) takeOver(ctx context.Context, epoch int64) error {
 	if st != nil {
 		l.Engine.ImportBaselines(st.Baselines)
 		l.Engine.ImportLessons(st.Lessons)
+		if l.Reports != nil {
+			l.Reports.Merge(st.Reports)
+		}
 		if l.Store != nil {
 			l.Store.Restore(st.Config)
 		}
@@ -202,6 +208,9 @@ func (p *publisher) publish(ctx context.Context, now time.Time) {
 	}
 	p.at, p.changes = now, changes
 	st := &State{At: now, Leader: l.Identity, Epoch: p.epoch, Decisions: l.Board.All(), Latched: l.Engine.RangeBaselines, Lessons: l.Engine.ExportLessons()}
+	if l.Reports != nil {
+		st.Reports = l.Reports.Records()
+	}
 	if l.Store != nil {
 		st.Config = l.Store.Memory()
 	}

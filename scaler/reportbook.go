@@ -1,0 +1,131 @@
+package scaler
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/primetime-dev/primetime/ground"
+	"github.com/primetime-dev/primetime/policies"
+)
+
+// MaxBookReports bounds the reports a ReportBook keeps (and hands over):
+// the latest, a few weeks of a busy calendar.
+const MaxBookReports = 500
+
+// ReportRecord is a window report as kept and handed over: what the
+// calendar page shows of a past occurrence.
+type ReportRecord struct {
+	Namespace string    `json:"namespace"`
+	Target    string    `json:"target"`
+	Window    string    `json:"window"`
+	Start     time.Time `json:"start"`
+	Sentence  string    `json:"sentence"`
+	// Ratio and Expected are the peak and stated multipliers, 0 when
+	// unknown.
+	Ratio    float64 `json:"ratio,omitempty"`
+	Expected float64 `json:"expected,omitempty"`
+	Added    float64 `json:"added,omitempty"`
+	Saved    float64 `json:"saved,omitempty"`
+}
+
+// RecordOf makes the record of a report.
+func RecordOf(r *policies.WindowReport) ReportRecord {
+	rec := ReportRecord{Namespace: r.Target.Namespace, Target: r.Target.Name, Window: r.Window, Start: r.Start.UTC(),
+		Sentence: r.Sentence(), Added: r.AddedReplicaHours, Saved: r.SavedReplicaHours}
+	if v := r.Ratio(); v.OK {
+		rec.Ratio = v.V
+	}
+	if v := r.ExpectedRatio(); v.OK {
+		rec.Expected = v.V
+	}
+	return rec
+}
+
+// ReportBook keeps the latest window reports, for the calendar page, and
+// hands them to followers and to the next leader. It is safe for
+// concurrent use; the zero value is ready.
+type ReportBook struct {
+	mu      sync.Mutex
+	records []ReportRecord // by start, then target and window
+}
+
+var _ ReportSink = (*ReportBook)(nil)
+
+// Report keeps r.
+func (b *ReportBook) Report(r policies.WindowReport) { b.Merge([]ReportRecord{RecordOf(&r)}) }
+
+// Merge keeps records, one per target, window and start (the one given
+// last), and forgets all but the latest MaxBookReports.
+func (b *ReportBook) Merge(records []ReportRecord) {
+	if len(records) == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, rec := range records {
+		i, found := slices.BinarySearchFunc(b.records, rec, compareRecords)
+		if found {
+			b.records[i] = rec
+		} else {
+			b.records = slices.Insert(b.records, i, rec)
+		}
+	}
+	if n := len(b.records) - MaxBookReports; n > 0 {
+		b.records = slices.Delete(b.records, 0, n)
+	}
+}
+
+func compareRecords(a, b ReportRecord) int {
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
+	}
+	if a.Namespace != b.Namespace {
+		return compareStrings(a.Namespace, b.Namespace)
+	}
+	if a.Target != b.Target {
+		return compareStrings(a.Target, b.Target)
+	}
+	return compareStrings(a.Window, b.Window)
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Records returns a copy of the reports kept, oldest first.
+func (b *ReportBook) Records() []ReportRecord {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.records)
+}
+
+// Lookup returns the report of window's occurrence at start on target.
+func (b *ReportBook) Lookup(target ground.TargetKey, window string, start time.Time) (ReportRecord, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := ReportRecord{Namespace: target.Namespace, Target: target.Name, Window: window, Start: start.UTC()}
+	i, found := slices.BinarySearchFunc(b.records, key, compareRecords)
+	if !found {
+		return ReportRecord{}, false
+	}
+	return b.records[i], true
+}
+
+// ReportSinks hands each report to every sink in turn.
+type ReportSinks []ReportSink
+
+var _ ReportSink = ReportSinks(nil)
+
+// Report hands r to every sink.
+func (s ReportSinks) Report(r policies.WindowReport) {
+	for _, sink := range s {
+		sink.Report(r)
+	}
+}

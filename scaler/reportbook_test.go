@@ -1,0 +1,32 @@
+package scaler_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/primetime-dev/primetime/ground"
+	"github.com/primetime-dev/primetime/scaler"
+)
+
+// TestReportBook: one record per target, window and start (the last one
+// given), the latest MaxBookReports kept.
+func TestReportBook(t *testing.T) {
+	var b scaler.ReportBook
+	start := time.Date(2026, 11, 25, 19, 45, 0, 0, time.UTC)
+	web := ground.TargetKey{Namespace: "storefront", Name: "web"}
+	b.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "spot", Start: start, Sentence: "first"}})
+	b.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "spot", Start: start, Sentence: "again"}})
+	if r, ok := b.Lookup(web, "spot", start.In(time.FixedZone("CET", 3600))); !ok || r.Sentence != "again" {
+		t.Fatalf("Lookup = %+v, %v; want the record given last", r, ok)
+	}
+	if _, ok := b.Lookup(web, "spot", start.Add(time.Minute)); ok {
+		t.Error("found a report of another occurrence")
+	}
+	for i := range scaler.MaxBookReports + 10 {
+		b.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "nightly", Start: start.Add(time.Duration(i+1) * 24 * time.Hour)}})
+	}
+	recs := b.Records()
+	if len(recs) != scaler.MaxBookReports || !recs[0].Start.Equal(start.Add(11*24*time.Hour)) {
+		t.Errorf("%d records from %s, want %d from the 11th night", len(recs), recs[0].Start, scaler.MaxBookReports)
+	}
+}
