@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/primetime-dev/primetime/ground"
-	"github.com/primetime-dev/primetime/policies/config"
 	"github.com/primetime-dev/primetime/policies"
+	"github.com/primetime-dev/primetime/policies/config"
 	"github.com/primetime-dev/primetime/scaler"
 )
 
