@@ -15,10 +15,10 @@ func TestFloorFollowsTheSpikeDown(t *testing.T) {
 	web := webTarget()
 	some := ground.Some[float64]
 	type instant struct {
-		wall         string
-		peak, latest ground.Opt[float64]
-		floor        int32 // 0: no floor
-		following    bool
+		wall                 string
+		peak, latest, lowest ground.Opt[float64]
+		floor                int32 // 0: no floor
+		following            bool
 	}
 	cases := []struct {
 		name     string
@@ -31,9 +31,10 @@ func TestFloorFollowsTheSpikeDown(t *testing.T) {
 			{wall: "2026-11-25 20:56", peak: some(4400), latest: some(4400), floor: 100},                 // and it did
 			{wall: "2026-11-25 21:00", peak: some(4400), latest: some(2600), floor: 65, following: true}, // cooldown: 2600×1.25/50
 			{wall: "2026-11-25 21:05", peak: some(4400), latest: some(1100), floor: 28, following: true},
-			{wall: "2026-11-25 21:06", peak: some(4400), latest: some(4000), floor: 100},                 // a rebound: held again
-			{wall: "2026-11-25 21:10", peak: some(4400), latest: some(1500), floor: 30, following: true}, // step-down (83) above the load, no headroom
-			{wall: "2026-11-25 21:11", peak: some(4400), latest: some(1000)},                             // back at the baseline: released
+			{wall: "2026-11-25 21:06", peak: some(4400), latest: some(4000), floor: 100},                                     // a rebound: held again
+			{wall: "2026-11-25 21:10", peak: some(4400), latest: some(1500), lowest: some(1500), floor: 30, following: true}, // step-down (83) above the lowest load since, no headroom
+			{wall: "2026-11-25 21:11", peak: some(4400), latest: some(1000), lowest: some(1000)},                             // back at the baseline: released
+			{wall: "2026-11-25 21:12", peak: some(4400), latest: some(2000), lowest: some(1000)},                             // and stays so: tracking serves a rebound
 		}},
 		{"a spot that never aired: held flat, then stepped down", []instant{
 			{wall: "2026-11-25 20:50", peak: some(1100), latest: some(1000), floor: 100},
@@ -62,7 +63,7 @@ func TestFloorFollowsTheSpikeDown(t *testing.T) {
 				occs := NewCalendar(ws).Agenda(now, web.LeadTime).For(web.Key(), nil)
 				s := EvaluateKnown(web, occs, now, Known{
 					Baseline: ConstantBaseline(1000),
-					Traffic:  func(Occurrence) Traffic { return Traffic{Peak: in.peak, Latest: in.latest} },
+					Traffic:  func(Occurrence) Traffic { return Traffic{Peak: in.peak, Latest: in.latest, Lowest: in.lowest} },
 				})
 				if in.floor == 0 {
 					if s.Floor.OK {
@@ -119,8 +120,8 @@ windows:
 	evaluate := func() ground.Opt[int32] {
 		now := at(t, paris, "2026-11-28 20:50")
 		occs := NewCalendar(ws).Agenda(now, web.LeadTime).For(web.Key(), nil)
-		return EvaluateKnown(web, occs, now, Known{Baseline: ConstantBaseline(1000), Learned: func(w *ground.Window) (float64, bool) {
-			v, ok := l.Multiplier(w, web)
+		return EvaluateKnown(web, occs, now, Known{Baseline: ConstantBaseline(1000), Learned: func(o Occurrence) (float64, bool) {
+			v, ok := l.Multiplier(o.Window, web)
 			return v.Multiplier, ok
 		}}).Floor
 	}

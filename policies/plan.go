@@ -82,8 +82,8 @@ func PlanLearned(targets []ground.Target, cal *Calendar, from, to time.Time, bas
 		sortOccurrences(occs)
 		known := Known{Baseline: baseline}
 		if learned != nil {
-			known.Learned = func(w *ground.Window) (float64, bool) {
-				l, ok := learned(w, t)
+			known.Learned = func(o Occurrence) (float64, bool) {
+				l, ok := learned(o.Window, t)
 				return l.Multiplier, ok
 			}
 		}

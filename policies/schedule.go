@@ -55,6 +55,9 @@ type Traffic struct {
 	// Latest is the load measured last, absent when the source fails or
 	// its data is stale.
 	Latest ground.Opt[float64]
+	// Lowest is the lowest load measured since the end of the cooldown:
+	// the step-down follows it, so that a floor once released stays so.
+	Lowest ground.Opt[float64]
 }
 
 // Known is what is known of a target's occurrences besides their
@@ -64,9 +67,11 @@ type Known struct {
 	// Traffic tells what an occurrence's traffic did so far; nil when
 	// nothing is known (a plan), and then every floor is held flat.
 	Traffic func(o Occurrence) Traffic
-	// Learned gives the multiplier learned for an "expect: learned"
-	// window; nil, or false, while there is none (its "initially" then).
-	Learned func(w *ground.Window) (float64, bool)
+	// Learned gives the multiplier of an "expect: learned" window's
+	// occurrence; nil, or false, while there is none (its "initially"
+	// then). The engine latches it with the occurrence's baseline: a
+	// report released meanwhile does not move a floor in force.
+	Learned func(o Occurrence) (float64, bool)
 }
 
 // The floor that follows the spike down (SPEC §2). A floor is held until
@@ -203,11 +208,6 @@ func EvaluateKnown(t *ground.Target, occs []Occurrence, now time.Time, known Kno
 func effectAt(t *ground.Target, o Occurrence, now time.Time, known *Known) (Effect, bool) {
 	w := o.Window
 	e := Effect{Occurrence: o, Demand: w.Demand}
-	if w.Learned && known.Learned != nil {
-		if v, ok := known.Learned(w); ok {
-			e.Demand.Value = v
-		}
-	}
 	if w.Quiet {
 		// The cap lifts leadTime before the end, so that capacity is back
 		// in place when normal traffic returns.
@@ -240,6 +240,11 @@ func effectAt(t *ground.Target, o Occurrence, now time.Time, known *Known) (Effe
 	}
 	if haveBase {
 		e.Baseline = ground.Some(base)
+	}
+	if w.Learned && known.Learned != nil {
+		if v, ok := known.Learned(o); ok {
+			e.Demand.Value = v
+		}
 	}
 	var load float64
 	switch e.Demand.Kind {
@@ -302,17 +307,24 @@ func followFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, kn
 	base := e.Baseline.V
 	// Inside the window the announced traffic may still come (a spot
 	// aired late, a second wave): the floor is held until its end.
-	if e.Phase == PhaseLead || e.Phase == PhaseActive || expected <= base || !tr.Peak.OK || !tr.Latest.OK {
+	if e.Phase == PhaseLead || e.Phase == PhaseActive || expected <= base || !tr.Peak.OK {
 		return 0, 0, false
 	}
 	arrived := tr.Peak.V >= base+ArrivedFraction*(expected-base)
-	passed := tr.Latest.V <= tr.Peak.V-PassedFraction*(tr.Peak.V-base)
-	if !arrived || !passed {
+	passed := func(v float64) bool { return v <= tr.Peak.V-PassedFraction*(tr.Peak.V-base) }
+	var load float64
+	switch {
+	case !arrived:
 		return 0, 0, false
-	}
-	load := tr.Latest.V
-	if e.Phase == PhaseCooldown {
-		load *= 1 + FollowHeadroom // once the cooldown is over too, no headroom
+	case e.Phase == PhaseCooldown && tr.Latest.OK && passed(tr.Latest.V):
+		load = tr.Latest.V * (1 + FollowHeadroom)
+	case e.Phase == PhaseStepDown && tr.Lowest.OK && passed(tr.Lowest.V):
+		// Once the cooldown is over, the lowest load since, with no
+		// headroom: the floor only goes down, and once released stays so
+		// (tracking serves a rebound).
+		load = tr.Lowest.V
+	default:
+		return 0, 0, false
 	}
 	return clampReplicas(ReplicasFor(load, t.CapacityPerReplica), t), load, true
 }

@@ -124,6 +124,12 @@ type Baseline struct {
 	// Peak is the highest load measured since the occurrence's start (0:
 	// none yet), that tells when its traffic came and passed.
 	Peak float64 `json:"peak,omitempty"`
+	// Low is the lowest load measured since the end of the cooldown, nil
+	// before.
+	Low *float64 `json:"low,omitempty"`
+	// Multiplier is an "expect: learned" occurrence's multiplier, latched
+	// with its baseline (0: not a learned window's).
+	Multiplier float64 `json:"multiplier,omitempty"`
 }
 
 // Changes returns how many times a target's desired replicas changed: a
@@ -277,7 +283,7 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 			schedule := policies.EvaluateKnown(t, occBuf, now, policies.Known{
 				Baseline: e.baselineFor(ctx, t, st, reading, history),
 				Traffic:  trafficOf(st, reading),
-				Learned:  e.learnedFor(t),
+				Learned:  e.learnedFor(t, st),
 			})
 			st.rememberCalm(reading, schedule)
 			decisions[i] = policies.Decide(policies.Input{
@@ -418,27 +424,48 @@ func trafficOf(st *targetState, reading sources.Reading) func(o policies.Occurre
 		}
 		var tr policies.Traffic
 		if at := reading.Value.At; reading.Status == sources.StatusOK && !at.Before(o.Start) {
-			tr.Latest = ground.Some(reading.Value.V)
-			if reading.Value.V > b.Peak && at.Before(o.End.Add(o.Window.Cooldown)) {
-				b.Peak = reading.Value.V
+			v := reading.Value.V
+			tr.Latest = ground.Some(v)
+			switch holdEnd := o.End.Add(o.Window.Cooldown); {
+			case at.Before(holdEnd) && v > b.Peak:
+				b.Peak = v
+				st.baselines[key] = b
+			case !at.Before(holdEnd) && (b.Low == nil || v < *b.Low):
+				b.Low = &v
 				st.baselines[key] = b
 			}
 		}
 		if b.Peak > 0 {
 			tr.Peak = ground.Some(b.Peak)
 		}
+		if b.Low != nil {
+			tr.Lowest = ground.Some(*b.Low)
+		}
 		return tr
 	}
 }
 
-// learnedFor returns the multipliers learned for target t's windows.
-func (e *Engine) learnedFor(t *ground.Target) func(w *ground.Window) (float64, bool) {
-	if e.learning.Len() == 0 {
-		return nil
-	}
-	return func(w *ground.Window) (float64, bool) {
-		l, ok := e.learning.Multiplier(w, t)
-		return l.Multiplier, ok
+// learnedFor returns the multipliers of target t's "expect: learned"
+// occurrences: the one learned when the occurrence's baseline was latched
+// (or "initially" if none was yet), kept with it, so that a report
+// released while the floor is in force (its own, or another window's of
+// the group) does not move it.
+func (e *Engine) learnedFor(t *ground.Target, st *targetState) func(o policies.Occurrence) (float64, bool) {
+	return func(o policies.Occurrence) (float64, bool) {
+		key := occurrenceKey{file: o.Window.Origin.File, window: o.Window.Name, start: o.Start.Unix()}
+		b, latched := st.baselines[key]
+		if latched && b.Multiplier > 0 {
+			return b.Multiplier, true
+		}
+		m := o.Window.Demand.Value // initially
+		if l, ok := e.learning.Multiplier(o.Window, t); ok {
+			m = l.Multiplier
+		}
+		if latched {
+			b.Multiplier = m
+			st.baselines[key] = b
+		}
+		return m, true
 	}
 }
 

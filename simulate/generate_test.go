@@ -3,8 +3,10 @@ package simulate
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +253,66 @@ func TestCommittedSpotVariants(t *testing.T) {
 			t.Logf("unserved in windows %.0f; replica-hours %.1f, %.2fx the oracle", pt.UnservedInWindows, pt.ReplicaHours, pt.ReplicaHours/rep.Results[1].ReplicaHours)
 		})
 	}
+}
+
+// TestLearnedNewsletter: the newsletter week with its window saying
+// "expect: learned" (initially 3x) instead of 3x. From the fourth day the
+// floor uses the highest peak ratio of the last 5 reports plus 10%, that
+// ratio within 10% of the highest multiplier the generator put in the
+// trace on those days, and no load is left unserved inside the windows.
+func TestLearnedNewsletter(t *testing.T) {
+	s := committedSetup(t, TraceNewsletter)
+	cfg := config.ParseFile("windows.yaml", []byte(`timezone: Europe/Paris
+windows:
+  - name: newsletter
+    cron: "0 10 * * *"
+    duration: 1h
+    expect: learned
+    initially: 3x
+    targets: [storefront/web]
+`))
+	if errs := cfg.Problems.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	s.Windows = cfg.Windows
+	g, err := Generate(GenerateOptions{Kind: TraceNewsletter, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), s, []Strategy{StrategyPrimetime, StrategyOracle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := rep.Results[0]
+	if len(pt.Reports) != len(g.Events) {
+		t.Fatalf("%d reports, want one a day (%d)", len(pt.Reports), len(g.Events))
+	}
+	if pt.UnservedInWindows != 0 {
+		t.Errorf("%.0f unserved inside the windows, want 0 (by window %v)", pt.UnservedInWindows, pt.UnservedByWindow)
+	}
+	var seen, truth []float64
+	for i, r := range pt.Reports {
+		ratio := r.Ratio()
+		trueRatio := g.Events[i].Multiplier
+		// The report reads the highest load over the baseline until the
+		// end of the cooldown: the newsletter's own multiplier, or more
+		// when the organic rise towards lunch tops it (days 1 and 7).
+		if !ratio.OK || ratio.V < 0.9*trueRatio {
+			t.Errorf("day %d: report read %v, the trace's newsletter brought %.2fx", i+1, ratio, trueRatio)
+		}
+		if i >= 3 {
+			// Learned from the last 5 reports before it.
+			want := slices.Max(seen[max(0, len(seen)-5):]) * 1.1
+			if !r.Learned || math.Abs(r.Demand.Value-want) > 1e-9 {
+				t.Errorf("day %d: expected %v (learned %v), want %.3f", i+1, r.Demand, r.Learned, want)
+			}
+			truest := slices.Max(truth[max(0, len(truth)-5):])
+			if math.Abs(r.Demand.Value/1.1/truest-1) > 0.10 {
+				t.Errorf("day %d: learned %.2fx before headroom, the trace's highest of those days %.2fx", i+1, r.Demand.Value/1.1, truest)
+			}
+			t.Logf("day %d: learned %.2fx (%.2fx + 10%%) from the trace's %.2fx; this day %.2fx, read %.2fx", i+1, r.Demand.Value, r.Demand.Value/1.1, truest, trueRatio, ratio.V)
+		}
+		seen, truth = append(seen, ratio.V), append(truth, trueRatio)
+	}
+	t.Logf("replica-hours %.1f, %.2fx the oracle", pt.ReplicaHours, pt.ReplicaHours/rep.Results[1].ReplicaHours)
 }

@@ -145,6 +145,9 @@ type Result struct {
 	PeakReplicas int32
 	// Points is the state every RecordEvery, for plots.
 	Points []Point
+	// Reports are the window reports primetime's engine wrote (the
+	// primetime strategy only), in the order they were released.
+	Reports []policies.WindowReport
 }
 
 // Announced is one occurrence of a floor window of the target.
@@ -266,6 +269,7 @@ func play(ctx context.Context, s Strategy, c controller, tl *timeline, w *Worklo
 	short := make([]float64, len(tl.load))
 	recordEvery := int(every / Step)
 	decider, _ := c.(interface{ decided() (desired, floor int32) })
+
 	var replicaSeconds float64
 	for i := range tl.load {
 		now := tl.at(i)
@@ -293,6 +297,9 @@ func play(ctx context.Context, s Strategy, c controller, tl *timeline, w *Worklo
 		for _, v := range short[w.from:w.to] {
 			r.UnservedByWindow[k] += v
 		}
+	}
+	if rc, ok := c.(interface{ windowReports() []policies.WindowReport }); ok {
+		r.Reports = rc.windowReports()
 	}
 	r.ReplicaHours = replicaSeconds / 3600
 	if totalLoad > 0 {
@@ -392,6 +399,7 @@ type primetime struct {
 	nextHistory                  time.Time
 	lastFloor                    ground.Opt[int32]
 	lastDesired                  ground.Opt[int32]
+	reports                      reportList
 }
 
 // decided returns the last decision's desired replicas and floor (0: none).
@@ -431,7 +439,7 @@ func newPrimetime(s *Setup) *primetime {
 	snap := &ground.Snapshot{Version: 1, Targets: []ground.Target{t}, Windows: s.Windows, ValidTargets: 1, ValidWindows: len(s.Windows)}
 	p.engine = &scaler.Engine{
 		Interval: s.Interval, Config: staticConfig{snap}, Poller: p.poller,
-		Replicas: p.current, History: p.history, Board: p.board,
+		Replicas: p.current, History: p.history, Board: p.board, Reports: &p.reports,
 	}
 	switch t.Mode {
 	case ground.ModeHPAFloor:
@@ -482,6 +490,15 @@ func (p *primetime) advance(ctx context.Context, _ int, now time.Time, w *Worklo
 		w.Scale(p.hpa.Sync(now, metric, w.Replicas()), now)
 	}
 }
+
+// reportList collects window reports.
+type reportList []policies.WindowReport
+
+// Report keeps r.
+func (l *reportList) Report(r policies.WindowReport) { *l = append(*l, r) }
+
+// windowReports returns the reports written.
+func (p *primetime) windowReports() []policies.WindowReport { return p.reports }
 
 // published is primetime_replicas as the external metrics API serves it.
 func (p *primetime) published() (int32, bool) {
