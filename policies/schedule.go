@@ -55,8 +55,9 @@ type Traffic struct {
 	// Latest is the load measured last, absent when the source fails or
 	// its data is stale.
 	Latest ground.Opt[float64]
-	// Lowest is the lowest load measured since the end of the cooldown:
-	// the step-down follows it, so that a floor once released stays so.
+	// Lowest is the lowest load measured since the window's end: after
+	// the cooldown the floor follows it, so that once released it stays
+	// so.
 	Lowest ground.Opt[float64]
 }
 
@@ -319,9 +320,9 @@ func followFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, kn
 	case e.Phase == PhaseCooldown && tr.Latest.OK && passed(tr.Latest.V):
 		load = tr.Latest.V * (1 + FollowHeadroom)
 	case e.Phase == PhaseStepDown && tr.Lowest.OK && passed(tr.Lowest.V):
-		// Once the cooldown is over, the lowest load since, with no
-		// headroom: the floor only goes down, and once released stays so
-		// (tracking serves a rebound).
+		// Once the cooldown is over, the lowest load since the window's
+		// end, with no headroom: the floor only goes down, and once
+		// released stays so (tracking serves a rebound).
 		load = tr.Lowest.V
 	default:
 		return 0, 0, false

@@ -124,8 +124,7 @@ type Baseline struct {
 	// Peak is the highest load measured since the occurrence's start (0:
 	// none yet), that tells when its traffic came and passed.
 	Peak float64 `json:"peak,omitempty"`
-	// Low is the lowest load measured since the end of the cooldown, nil
-	// before.
+	// Low is the lowest load measured since the window's end, nil before.
 	Low *float64 `json:"low,omitempty"`
 	// Multiplier is an "expect: learned" occurrence's multiplier, latched
 	// with its baseline (0: not a learned window's).
@@ -426,11 +425,11 @@ func trafficOf(st *targetState, reading sources.Reading) func(o policies.Occurre
 		if at := reading.Value.At; reading.Status == sources.StatusOK && !at.Before(o.Start) {
 			v := reading.Value.V
 			tr.Latest = ground.Some(v)
-			switch holdEnd := o.End.Add(o.Window.Cooldown); {
-			case at.Before(holdEnd) && v > b.Peak:
+			if at.Before(o.End.Add(o.Window.Cooldown)) && v > b.Peak {
 				b.Peak = v
 				st.baselines[key] = b
-			case !at.Before(holdEnd) && (b.Low == nil || v < *b.Low):
+			}
+			if !at.Before(o.End) && (b.Low == nil || v < *b.Low) {
 				b.Low = &v
 				st.baselines[key] = b
 			}

@@ -298,7 +298,9 @@ func play(ctx context.Context, s Strategy, c controller, tl *timeline, w *Worklo
 			r.UnservedByWindow[k] += v
 		}
 	}
-	if rc, ok := c.(interface{ windowReports() []policies.WindowReport }); ok {
+	if rc, ok := c.(interface {
+		windowReports() []policies.WindowReport
+	}); ok {
 		r.Reports = rc.windowReports()
 	}
 	r.ReplicaHours = replicaSeconds / 3600
