@@ -198,3 +198,32 @@ windows:
 		t.Errorf("a quiet window masks %v", m)
 	}
 }
+
+// TestPlanOfALearnedWindow: a plan with nothing learned plans a learned
+// window at "initially" and says so; with what the daemon learned, at the
+// learned multiplier.
+func TestPlanOfALearnedWindow(t *testing.T) {
+	ws := parseWindows(t, `timezone: Europe/Paris
+windows:
+  - name: tf1-saturday-spot
+    group: tf1-prime
+    start: "2026-11-28 20:50"
+    duration: 10m
+    expect: learned
+    initially: 5x
+    targets: [storefront/web]
+`)
+	web := webTarget()
+	from, to := at(t, paris, "2026-11-28 20:00"), at(t, paris, "2026-11-28 23:00")
+	plan := Plan([]ground.Target{*web}, NewCalendar(ws), from, to, ConstantBaseline(1000))
+	ep := plan[0].Episodes[0]
+	const note = "expect: learned, planned at initially 5x until its group has a report (the daemon's /calendar shows what it learned)"
+	if ep.Peak != ground.Some[int32](100) || len(ep.Notes) != 1 || ep.Notes[0] != note {
+		t.Errorf("plan: peak %v, notes %q; want 100 and %q", ep.Peak, ep.Notes, note)
+	}
+	learned := func(*ground.Window, *ground.Target) (Learned, bool) { return Learned{Multiplier: 3.3}, true }
+	ep = PlanLearned([]ground.Target{*web}, NewCalendar(ws), from, to, ConstantBaseline(1000), learned)[0].Episodes[0]
+	if ep.Peak != ground.Some[int32](66) || len(ep.Notes) != 0 {
+		t.Errorf("plan with 3.3x learned: peak %v, notes %q; want 66 and none", ep.Peak, ep.Notes)
+	}
+}

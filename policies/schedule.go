@@ -128,10 +128,18 @@ type Effect struct {
 // adds the multiplier.
 const NoteNoBaseline = "needs a baseline load, and none is known yet"
 
+// NoteInitially is the Note of an "expect: learned" window evaluated with
+// nothing learned known (a plan without the daemon); Explain adds the
+// multiplier.
+const NoteInitially = "until its group has a report (the daemon's /calendar shows what it learned)"
+
 // Explain returns the Note in full: "5x needs a baseline load, ...".
 func (e *Effect) Explain() string {
-	if e.Note == NoteNoBaseline {
+	switch e.Note {
+	case NoteNoBaseline:
 		return e.Occurrence.Window.Demand.String() + " " + e.Note
+	case NoteInitially:
+		return "expect: learned, planned at initially " + e.Occurrence.Window.Demand.String() + " " + e.Note
 	}
 	return e.Note
 }
@@ -242,10 +250,13 @@ func effectAt(t *ground.Target, o Occurrence, now time.Time, known *Known) (Effe
 	if haveBase {
 		e.Baseline = ground.Some(base)
 	}
-	if w.Learned && known.Learned != nil {
+	switch {
+	case w.Learned && known.Learned != nil:
 		if v, ok := known.Learned(o); ok {
 			e.Demand.Value = v
 		}
+	case w.Learned:
+		e.Note = NoteInitially
 	}
 	var load float64
 	switch e.Demand.Kind {
