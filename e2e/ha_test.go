@@ -114,6 +114,13 @@ func TestHAConfiguration(t *testing.T) {
 			return err == nil && v == "17", fmt.Sprintf("%s: primetime_replicas %q %v", what, v, err)
 		})
 	}
+	keeps17 := func(d time.Duration, what string) {
+		t.Helper()
+		testbed.Consistently(t, d, 250*time.Millisecond, func() (bool, string) {
+			v, err := s.Value(ctx, "primetime_replicas")
+			return err == nil && v == "17", fmt.Sprintf("%s: primetime_replicas %q %v", what, v, err)
+		})
+	}
 	serves17(time.Minute, "before the edit")
 
 	// A bad edit of the window: its duration.
@@ -163,18 +170,14 @@ func TestHAConfiguration(t *testing.T) {
 	replicas = start()
 	waitLeader(t, replicas)
 	serves17(time.Minute, "after a restart with the entry broken")
+	// Not only the handed-over decisions: the new leader's own cycles
+	// keep the window's last good version in force.
+	keeps17(20*time.Second, "the new leader's cycles after a restart with the entry broken")
 	t.Logf("scenario 17b: one InvalidEntry Event with two replicas; the broken window's last good version in force after a restart")
 
 	// Move the target: create it in a new ConfigMap, then delete the old.
 	if _, err := cms.Create(ctx, stage.ConfigMap(s.NS, "moved-targets", config.LabelTargets, "targets.yaml", haTarget), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
-	}
-	keeps17 := func(d time.Duration, what string) {
-		t.Helper()
-		testbed.Consistently(t, d, 250*time.Millisecond, func() (bool, string) {
-			v, err := s.Value(ctx, "primetime_replicas")
-			return err == nil && v == "17", fmt.Sprintf("%s: primetime_replicas %q %v", what, v, err)
-		})
 	}
 	keeps17(5*time.Second, "with the target in two ConfigMaps")
 	if err := cms.Delete(ctx, "primetime-targets", metav1.DeleteOptions{}); err != nil {
