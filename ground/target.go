@@ -152,10 +152,22 @@ type Target struct {
 	DryRun bool
 	// Behavior paces scale mode as an HPA would.
 	Behavior Behavior
+	// Nodes, when set, reserves node capacity ahead of window floors with
+	// placeholder pods.
+	Nodes *NodesSpec
 	// LearnedHeadroom is added to the highest peak ratio of a learning
 	// group's reports for an "expect: learned" window (0.1 is 10%).
 	LearnedHeadroom float64
 	Origin          Origin
+}
+
+// NodesSpec is a target's "nodes:": placeholder pods, with the
+// workload's requests and scheduling constraints and a priority below
+// every workload, reserve the capacity a window's floor will need from
+// LeadTime before the floor starts, so that the node autoscaler adds nodes
+// in time and the real pods preempt the placeholders.
+type NodesSpec struct {
+	LeadTime time.Duration
 }
 
 // DefaultLearnedHeadroom is the headroom of learned multipliers when a

@@ -72,6 +72,9 @@ type Decision struct {
 	Current  ground.Opt[int32]
 	// Schedule holds the windows in force, their floor and their cap.
 	Schedule Schedule
+	// Reservation is the node capacity the target's placeholder pods
+	// reserve ahead of a floor (targets with "nodes:"; set by the engine).
+	Reservation Reservation
 }
 
 // Decide combines the policies the way the HPA combines metrics: the

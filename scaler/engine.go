@@ -186,6 +186,9 @@ func (e *Engine) syncConfig() {
 		e.targets = append(e.targets, t)
 		e.queries = append(e.queries, sources.Query{Namespace: t.Namespace, Spec: t.Load})
 		e.maxLead = max(e.maxLead, t.LeadTime)
+		if t.Nodes != nil {
+			e.maxLead = max(e.maxLead, t.LeadTime+t.Nodes.LeadTime)
+		}
 		if t.Forecast != nil {
 			e.maxLookback = max(e.maxLookback, time.Duration(t.Forecast.Lookback)*t.Forecast.Seasonality)
 		}
@@ -289,6 +292,12 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 				Target: t, Now: now, Observed: reading.Load(), Forecast: forecast, Current: current, Schedule: schedule,
 			})
 			d := &decisions[i]
+			if t.Nodes != nil {
+				d.Reservation = policies.Reserve(t, occBuf, now, policies.Known{
+					Baseline: e.peekBaseline(t, st, reading, history),
+					Learned:  e.learnedFor(t, st),
+				}, current)
+			}
 			published[i] = publish(t, d, reading, now)
 			e.record(t, st, d)
 			if samples != nil {
@@ -508,6 +517,28 @@ func (e *Engine) masksOf(t *ground.Target, st *targetState) policies.Masks {
 		}
 	}
 	return st.masks
+}
+
+// peekBaseline is the baseline a floor would latch if it started now,
+// without latching it: the latched one when there is one, else the higher
+// of the forecast at the window's start and the highest calm load of the
+// last CalmSpan (placeholders reserve for a floor ahead of its start).
+func (e *Engine) peekBaseline(t *ground.Target, st *targetState, reading sources.Reading, history ground.Series) policies.Baseline {
+	return func(o policies.Occurrence, _ time.Time) (float64, bool) {
+		if b, ok := st.baselines[occurrenceKey{file: o.Window.Origin.File, window: o.Window.Name, start: o.Start.Unix()}]; ok {
+			return b.Load, true
+		}
+		forecast := ground.None[float64]()
+		if t.Forecast != nil && len(history) > 0 {
+			forecast = policies.ForecastAt(history, o.Start, *t.Forecast, st.masks).Load
+		}
+		observed := reading.Load()
+		if p := st.calmPeak; observed.OK && !p.At.IsZero() && reading.Value.At.Sub(p.At) <= CalmSpan {
+			observed = ground.Some(max(observed.V, p.V))
+		}
+		load := policies.MaxOpt(forecast, observed)
+		return load.V, load.OK
+	}
 }
 
 // rememberCalm keeps the last load seen while no window's floor was in

@@ -35,6 +35,11 @@ type targetRaw struct {
 	DryRun             field `yaml:"dryRun"`
 	Behavior           field `yaml:"behavior"`
 	LearnedHeadroom    field `yaml:"learnedHeadroom"`
+	Nodes              field `yaml:"nodes"`
+}
+
+type nodesRaw struct {
+	LeadTime field `yaml:"leadTime"`
 }
 
 type behaviorRaw struct {
@@ -189,6 +194,9 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Targe
 	}
 	if raw.DryRun.set() {
 		t.DryRun, _ = raw.DryRun.boolean(r, "dryRun")
+	}
+	if raw.Nodes.set() {
+		t.Nodes = validateNodes(r, raw.Nodes)
 	}
 	if raw.LearnedHeadroom.set() {
 		if v, ok := raw.LearnedHeadroom.number(r, "learnedHeadroom"); ok {
@@ -430,6 +438,26 @@ func validateScrape(r *entryReporter, f field) *ground.ScrapeSpec {
 		s.Counter = c
 	}
 	return s
+}
+
+// MaxNodesLeadTime bounds nodes.leadTime: placeholders a day ahead are
+// a day of idle nodes.
+const MaxNodesLeadTime = 2 * time.Hour
+
+func validateNodes(r *entryReporter, f field) *ground.NodesSpec {
+	var raw nodesRaw
+	if !f.mapping(r, "nodes", &raw) && raw == (nodesRaw{}) {
+		return nil
+	}
+	if !raw.LeadTime.set() {
+		r.add(f.line(), "nodes.leadTime", "is missing; give how long a new node takes to join, e.g. 6m")
+		return nil
+	}
+	d, ok := raw.LeadTime.duration(r, "nodes.leadTime", time.Second, MaxNodesLeadTime)
+	if !ok {
+		return nil
+	}
+	return &ground.NodesSpec{LeadTime: d}
 }
 
 func validateForecast(r *entryReporter, f field) *ground.ForecastSpec {
