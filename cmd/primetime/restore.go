@@ -89,6 +89,18 @@ func runRestore(ctx context.Context, cmd *cobra.Command, o restoreOptions) error
 		return err
 	}
 	fmt.Fprintf(out, "restored %d objects primetime had written\n", n)
+	ns := ""
+	if len(o.namespaces) == 1 {
+		ns = o.namespaces[0]
+	}
+	switch removed, err := actuate.RemoveAllPlaceholders(ctx, kube.client, ns); {
+	case apierrors.IsForbidden(err):
+		fmt.Fprintf(out, "placeholder pods: not allowed to list or delete pods (placeholders not enabled in the chart): %v\n", err)
+	case err != nil:
+		return fmt.Errorf("removing placeholder pods: %w", err)
+	default:
+		fmt.Fprintf(out, "removed %d placeholder pods\n", removed)
+	}
 	return nil
 }
 

@@ -61,6 +61,9 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 		return err
 	}
 	synced = append(synced, actuatorSynced...)
+	actuator.Placeholders = &actuate.Placeholders{Client: kube.client, Image: o.placeholders.image, PriorityClass: o.placeholders.priorityClass,
+		Recorder: kube.recorder, Log: log.Named("placeholders")}
+	actuator.Ready = calendar.WorkloadReady(kube.client)
 
 	poller := sources.NewPoller(sources.NewCache())
 	if err := o.sources.registerSources(serving, poller, o.interval, kube.config, kube.client, srcMetrics, log); err != nil {

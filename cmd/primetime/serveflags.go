@@ -3,6 +3,7 @@
 package main
 
 import (
+	"github.com/primetime-dev/primetime/scaler/actuate"
 	"os/signal"
 	"syscall"
 	"time"
@@ -32,6 +33,12 @@ type serveOptions struct {
 	sources         sourceFlags
 	keda            kedaFlags
 	carbon          carbonIntensity
+	placeholders    placeholderFlags
+}
+
+// placeholderFlags are the placeholder pods' (targets with "nodes:").
+type placeholderFlags struct {
+	image, priorityClass string
 }
 
 func newServeCommand() *cobra.Command {
@@ -62,6 +69,8 @@ func newServeCommand() *cobra.Command {
 	f.IntVar(&o.kubeBurst, "kube-api-burst", 30, "burst of queries to the Kubernetes API server")
 	f.BoolVar(&o.profiling, "metrics-pprof", false, "serve Go's profiles under /debug/pprof/ on --metrics-addr (unauthenticated: for tests and debugging)")
 	f.Var(&o.carbon, "carbon-intensity", "grams of CO2e of one replica-hour (120), or grams per vCPU-hour and the vCPUs of one replica (400:0.5 or 400:500m = 200 g a replica-hour): window reports and primetime_window_co2e_grams give the grams added and saved; off when empty")
+	f.StringVar(&o.placeholders.image, "placeholder-image", actuate.DefaultPlaceholderImage, `image of the placeholder pods that reserve nodes ahead of windows (targets with "nodes:")`)
+	f.StringVar(&o.placeholders.priorityClass, "placeholder-priority-class", actuate.DefaultPlaceholderPriorityClass, "PriorityClass of the placeholder pods: below every workload's, so that real pods preempt them (the chart creates it)")
 	o.sources.install(f)
 	o.keda.install(f)
 

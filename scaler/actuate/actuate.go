@@ -29,6 +29,7 @@ import (
 
 	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies"
+	"github.com/primetime-dev/primetime/policies/config"
 )
 
 // FieldManager is the field manager of every write primetime makes, so
@@ -58,6 +59,12 @@ type Actuator struct {
 	// Workers is how many writes run at once (4 when 0); the client's
 	// rate limit paces them anyway.
 	Workers int
+	// Placeholders, when set, runs the placeholder pods of targets with
+	// "nodes:" while Run runs.
+	Placeholders *Placeholders
+	// Ready, when set, reads a workload's ready replicas: at a window's
+	// start, fewer than the floor records a PrescaleLate Event.
+	Ready func(ctx context.Context, t *ground.Target) ground.Opt[int32]
 
 	once    sync.Once
 	events  *eventLog
@@ -78,6 +85,7 @@ type Actuator struct {
 	ours     map[objectKey]int32         // the last replicas written to a workload
 	stale    map[objectKey]string        // the plan just written, while the cache may not show it yet
 	noted    map[string]bool             // window occurrences whose missing baseline was reported
+	started  map[string]time.Time        // window occurrences whose start was checked, until their end
 	// settled remembers, per object, what it was planned from when no
 	// write was due: the same object version and wish need no new plan.
 	settled map[objectKey]settledPlan
@@ -141,6 +149,7 @@ func (a *Actuator) init() {
 		a.wants = map[objectKey]*want{}
 		a.planErrs = map[objectKey]string{}
 		a.noted = map[string]bool{}
+		a.started = map[string]time.Time{}
 		a.settled = map[objectKey]settledPlan{}
 	})
 }
@@ -186,6 +195,9 @@ func (a *Actuator) Current(t *ground.Target) ground.Opt[int32] {
 // objects that need a write. It reads only caches.
 func (a *Actuator) Desire(targets []ground.Target, decisions []policies.Decision) {
 	a.init()
+	if a.Placeholders != nil {
+		a.Placeholders.Desire(targets, decisions)
+	}
 	a.mu.Lock()
 	a.events.begin()
 	wants := make(map[objectKey]*want, len(a.wants))
@@ -374,6 +386,9 @@ func (a *Actuator) Run(ctx context.Context) {
 	a.pending = nil
 	a.mu.Unlock()
 	var wg sync.WaitGroup
+	if a.Placeholders != nil {
+		wg.Go(func() { a.Placeholders.Run(ctx) })
+	}
 	for range workers {
 		wg.Go(func() {
 			wait.UntilWithContext(ctx, func(ctx context.Context) {
@@ -825,6 +840,9 @@ func (a *Actuator) prescaleEvents(t *ground.Target, d *policies.Decision) {
 	if t.DryRun {
 		dry = "; dry run: nothing is written"
 	}
+	if e, ok := d.Schedule.FloorWindow(); ok && e.Phase == policies.PhaseActive && a.Ready != nil && !t.DryRun {
+		a.checkStart(t, e, d.At)
+	}
 	switch {
 	case now && !was:
 		e, _ := d.Schedule.FloorWindow()
@@ -838,6 +856,62 @@ func (a *Actuator) prescaleEvents(t *ground.Target, d *policies.Decision) {
 	}
 }
 
+// LateCheckSpan is how long after a window's start its first cycle still
+// checks whether the floor was ready: a replica that takes over in the
+// middle of a window does not call that late.
+const LateCheckSpan = time.Minute
+
+// checkStart checks, once per occurrence, at the first cycle of its
+// active phase, that the workload's ready replicas reached the floor; the
+// read runs apart (Desire must not wait for the API server).
+func (a *Actuator) checkStart(t *ground.Target, e policies.Effect, at time.Time) {
+	o := e.Occurrence
+	k := t.Key().String() + "|" + o.Window.Origin.File + "|" + o.Window.Name + "|" + o.Start.String()
+	for key, end := range a.started {
+		if at.After(end) {
+			delete(a.started, key)
+		}
+	}
+	if _, done := a.started[k]; done {
+		return
+	}
+	a.started[k] = o.End
+	if at.Sub(o.Start) > LateCheckSpan || !e.Replicas.OK {
+		return
+	}
+	floor, tc, late := e.Replicas.V, *t, a.metrics.late
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ready := a.Ready(ctx, &tc)
+		if !ready.OK || ready.V >= floor {
+			return
+		}
+		late.WithLabelValues(tc.Namespace, tc.Name).Inc()
+		advice := "raise leadTime (" + config.FormatDuration(tc.LeadTime) + ")"
+		if tc.Nodes != nil {
+			advice += " or nodes.leadTime (" + config.FormatDuration(tc.Nodes.LeadTime) + ")"
+		} else {
+			advice += ", or reserve nodes ahead with nodes: {leadTime: ...}"
+		}
+		msg := fmt.Sprintf("window %q: %d of %d pods not ready at %s: %s", o.Window.Name, floor-ready.V, floor,
+			o.Start.In(zoneOf(o.Window)).Format("15:04 MST"), advice)
+		if a.Log != nil {
+			a.Log.Warn("floor not ready at the window's start", zap.String("target", tc.Key().String()), zap.String("event", msg))
+		}
+		if a.Recorder != nil {
+			a.Recorder.Event(workloadRef(&tc), corev1.EventTypeWarning, ReasonPrescaleLate, msg)
+		}
+	}()
+}
+
+func zoneOf(w *ground.Window) *time.Location {
+	if w.Location != nil {
+		return w.Location
+	}
+	return time.UTC
+}
+
 func workloadRef(t *ground.Target) *corev1.ObjectReference {
 	return &corev1.ObjectReference{APIVersion: t.ScaleTargetRef.APIVersion, Kind: t.ScaleTargetRef.Kind,
 		Name: t.ScaleTargetRef.Name, Namespace: t.Namespace}
@@ -848,6 +922,7 @@ type Metrics struct {
 	writes *prometheus.CounterVec
 	events *prometheus.CounterVec
 	queued prometheus.Gauge
+	late   *prometheus.CounterVec
 }
 
 // NewMetrics creates the actuator's metrics, registered with reg.
@@ -867,9 +942,13 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "primetime_writes_queued",
 			Help: "Objects waiting for a write.",
 		}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "primetime_prescale_late_total",
+			Help: "Window starts at which the workload had fewer ready replicas than the window's floor (a PrescaleLate Event each).",
+		}, []string{"namespace", "target"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.writes, m.events, m.queued)
+		reg.MustRegister(m.writes, m.events, m.queued, m.late)
 	}
 	return m
 }

@@ -25,6 +25,9 @@ const (
 	// ReasonPrescaleRestored: a value primetime raised was restored because
 	// no target holds the object any more (workload).
 	ReasonPrescaleRestored = "PrescaleRestored"
+	// ReasonPrescaleLate: at a window's start the workload had fewer
+	// ready replicas than the floor (workload).
+	ReasonPrescaleLate = "PrescaleLate"
 	// ReasonBaselineUnknown: an "Nx" window sets no floor, for want of a
 	// baseline known from before its floor started (workload).
 	ReasonBaselineUnknown = "BaselineUnknown"
