@@ -57,10 +57,10 @@ type Placeholders struct {
 	Recorder      record.EventRecorder
 	Log           *zap.Logger
 
-	mu      sync.Mutex
-	wants   map[ground.TargetKey]placeholderWant
-	kick    chan struct{}
-	said    map[ground.TargetKey]string // the last Event recorded per target, not repeated
+	mu    sync.Mutex
+	wants map[ground.TargetKey]placeholderWant
+	kick  chan struct{}
+	said  map[ground.TargetKey]string // the last Event recorded per target, not repeated
 	// clean: the last list found no placeholder and none was wanted since;
 	// Reconcile then lists no pods (a cluster-wide list every 10 s costs
 	// the API server on a large cluster).
