@@ -256,6 +256,7 @@ type Stage struct {
 	NS   string
 	Gen  *loadgen.Generator
 	Prom *testbed.Prometheus
+	o    Options
 }
 
 // Options sets up a Stage.
@@ -273,6 +274,9 @@ type Options struct {
 	Cluster *testbed.Cluster
 	// Namespace is the storefront's namespace; storefront by default.
 	Namespace string
+	// PodSpec, when set, changes the web Deployment's pod spec before it
+	// is created (requests, scheduling constraints).
+	PodSpec func(*corev1.PodSpec)
 }
 
 // New starts the control plane (with the HPA controller) unless one is
@@ -303,7 +307,7 @@ func New(t testbed.T, ctx context.Context, o Options) *Stage {
 		t.Fatal(err)
 	}
 	prom := testbed.StartPrometheus(t, testbed.PrometheusOptions{Targets: []string{agg}})
-	return &Stage{C: c, NS: o.Namespace, Gen: gen, Prom: prom}
+	return &Stage{C: c, NS: o.Namespace, Gen: gen, Prom: prom, o: o}
 }
 
 // Bare is a stage with no traffic on a shared control plane: its
@@ -355,6 +359,9 @@ func (s *Stage) Deploy(t testbed.T, ctx context.Context, replicas, minReplicas, 
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.invalid/web:1"}}},
 			},
 		},
+	}
+	if s.o.PodSpec != nil {
+		s.o.PodSpec(&dep.Spec.Template.Spec)
 	}
 	if _, err := s.C.Client.AppsV1().Deployments(s.NS).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
