@@ -55,7 +55,7 @@ func TestTVSpot(t *testing.T) {
 		t.Fatalf("at the spot's start: %d ready of %d replicas, want %d ready", ready, spec, floor)
 	}
 	t.Logf("scenario a: %d ready replicas %s before the window starts", floor, start.Sub(reached).Round(time.Second))
-	if spec, _ := s.Replicas(ctx); spec > floor+1 {
+	if spec, _ := s.Replicas(ctx); spec > floor+2 {
 		t.Errorf("pre-scaled to %d replicas, more than the floor of %d", spec, floor)
 	}
 
@@ -140,10 +140,10 @@ func checkSpotReport(t *testing.T, report, ns string, start time.Time) {
 	toPeak := spanOf(t, m[6])
 	switch {
 	// The floor is 5x the usual load at 10 requests/s a replica: 25, or 26
-	// when the scrapes read the usual load a little above 50 (50.13 gives
-	// 25.07 replicas).
-	case floor < 25 || floor > 26 || atStart < floor:
-		t.Errorf("%v replicas at the start for a floor of %v; want a floor of 25 or 26, reached: %s", atStart, floor, report)
+	// or 27 when the highest reading of the 5 minutes before it is a little
+	// above 50 (50.13 gives 25.07 replicas; 52.1, 26.05).
+	case floor < 25 || floor > 27 || atStart < floor:
+		t.Errorf("%v replicas at the start for a floor of %v; want a floor of 25 to 27, reached: %s", atStart, floor, report)
 	case m[2] != ns+"/web" || m[1] != start.UTC().Format("Mon 2 Jan 15:04"):
 		t.Errorf("report of %s on %s, want %s/web on %s", m[2], m[1], ns, start.UTC().Format("Mon 2 Jan 15:04"))
 	case peak < 140 || peak > 160 || baseline < 45 || baseline > 55 || ratio < 2.7 || ratio > 3.3:

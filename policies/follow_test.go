@@ -133,7 +133,7 @@ windows:
 	start := at(t, paris, "2026-11-01 20:50")
 	for i, ratio := range []float64{4.0, 2.5, 3.2, 2.9, 3.0, 2.0} {
 		r := WindowReport{Target: web.Key(), Window: "tf1-weekday-spot", Group: "tf1-prime", Start: start.AddDate(0, 0, i),
-			Baseline: ground.Some(1000.0), Peak: ground.Some(1000 * ratio)}
+			Baseline: ground.Some(1000.0), Peak: ground.Some(1000 * ratio), Complete: true}
 		if !l.Learn(&r) {
 			t.Fatalf("report %d taught nothing", i)
 		}
@@ -151,9 +151,14 @@ windows:
 	if _, ok := l.Multiplier(w, &other); ok {
 		t.Error("storefront/api learned from storefront/web's reports")
 	}
-	quiet := WindowReport{Target: web.Key(), Group: "tf1-prime", Quiet: true, Baseline: ground.Some(1000.0), Peak: ground.Some(9000.0)}
+	quiet := WindowReport{Target: web.Key(), Group: "tf1-prime", Quiet: true, Baseline: ground.Some(1000.0), Peak: ground.Some(9000.0), Complete: true}
 	if l.Learn(&quiet) {
 		t.Error("a quiet window's report taught a multiplier")
+	}
+	partial := WindowReport{Target: web.Key(), Window: "tf1-weekday-spot", Group: "tf1-prime", Start: start.AddDate(0, 0, 9),
+		Baseline: ground.Some(1000.0), Peak: ground.Some(1000.0)}
+	if l.Learn(&partial) {
+		t.Error("a report that did not see the whole occurrence (its peak missed) taught a multiplier")
 	}
 }
 
@@ -225,5 +230,41 @@ windows:
 	ep = PlanLearned([]ground.Target{*web}, NewCalendar(ws), from, to, ConstantBaseline(1000), learned)[0].Episodes[0]
 	if ep.Peak != ground.Some[int32](66) || len(ep.Notes) != 0 {
 		t.Errorf("plan with 3.3x learned: peak %v, notes %q; want 66 and none", ep.Peak, ep.Notes)
+	}
+}
+
+// TestForecastMaskStepsBackOverBackToBackWindows: a spot at 20:45 and a
+// show at 20:55 the day before: the forecast at 20:58 counts that day's
+// load before the spot, not the spot standing in for the show.
+func TestForecastMaskStepsBackOverBackToBackWindows(t *testing.T) {
+	ws := parseWindows(t, `timezone: Europe/Paris
+windows:
+  - {name: spot, cron: "45 20 * * *", duration: 5m, cooldown: 5m, expect: 5x, targets: [storefront/web]}
+  - {name: show, cron: "55 20 * * *", duration: 30m, expect: 2x, targets: [storefront/web]}
+`)
+	spec := ground.ForecastSpec{Seasonality: 24 * time.Hour, Lookback: 1}
+	today := at(t, paris, "2026-11-25 20:58")
+	day := today.AddDate(0, 0, -1)
+	var h ground.Series
+	for m := -60; m <= 60; m++ {
+		v := 1000.0
+		switch {
+		case m >= -13 && m < -3:
+			v = 5000 // the spot, 20:45 to 20:55
+		case m >= -3:
+			v = 2000 // the show
+		}
+		h = append(h, ground.Sample{T: day.Add(time.Duration(m) * time.Minute), V: v})
+	}
+	from := today.AddDate(0, 0, -2)
+	masks := Masks{WindowMask(&ws[0], from, today), WindowMask(&ws[1], from, today)}
+	if f := ForecastAt(h, today, spec, masks); f.Load != ground.Some(1000.0) {
+		t.Errorf("forecast %v, want 1000 (the load before the spot)", f.Load)
+	}
+	every := parseWindows(t, `windows:
+  - {name: ticker, cron: "* * * * *", duration: 1m, expect: 2x, targets: [storefront/web]}
+`)
+	if m := WindowMask(&every[0], today.AddDate(0, 0, -7), today); m != nil {
+		t.Errorf("a window every minute masks %d spans, want none (it is the usual load)", len(m))
 	}
 }

@@ -57,8 +57,14 @@ func ForecastAt(history ground.Series, at time.Time, spec ground.ForecastSpec, m
 	vals := buf[:0]
 	for k := 1; k <= spec.Lookback && k <= len(buf); k++ {
 		past := at.Add(-time.Duration(k) * spec.Seasonality)
-		if span, ok := masks.Cover(past); ok {
-			past = span.From.Add(-MaskedLoadBefore) // that day's usual load, before the occurrence's traffic
+		// That day's usual load, before the occurrence's traffic (and
+		// before any occurrence it follows closely).
+		for range maxMaskHops {
+			span, ok := masks.Cover(past)
+			if !ok {
+				break
+			}
+			past = span.From.Add(-MaskedLoadBefore)
 		}
 		if v, ok := history.At(past, SampleTolerance); ok {
 			vals = append(vals, v)
@@ -130,18 +136,29 @@ func (ms Masks) Cover(t time.Time) (Span, bool) {
 	return best, found
 }
 
+// maxMaskHops bounds how many back-to-back occurrences a masked season
+// steps back over.
+const maxMaskHops = 8
+
+// MaxMaskSpans bounds the spans of one window's mask: a window that comes
+// back every few minutes is no spike but the usual load, and masking it
+// would cost each refresh more than the cycle's budget; it is not masked.
+const MaxMaskSpans = 2000
+
 // MaskedLoadBefore is how long before a past occurrence's start the load
 // that stands for it in a forecast is read: a spot may air a little early.
 const MaskedLoadBefore = time.Minute
 
 // WindowMask returns the spans of w's occurrences that overlap [from, to):
 // from each start to its end plus cooldown. A quiet window masks nothing:
-// it caps replicas and brings no traffic of its own.
+// it caps replicas and brings no traffic of its own; nor does a window of
+// more than MaxMaskSpans occurrences in the span.
 func WindowMask(w *ground.Window, from, to time.Time) Mask {
 	if w.Quiet {
 		return nil
 	}
 	var m Mask
+	n := 0
 	Starts(w, from.Add(-w.Duration-w.Cooldown), to, func(t time.Time) bool {
 		end := t.Add(w.Duration + w.Cooldown)
 		if len(m) > 0 && !t.After(m[len(m)-1].To) {
@@ -149,8 +166,12 @@ func WindowMask(w *ground.Window, from, to time.Time) Mask {
 		} else {
 			m = append(m, Span{From: t, To: end})
 		}
-		return true
+		n++
+		return n <= MaxMaskSpans
 	})
+	if n > MaxMaskSpans {
+		return nil
+	}
 	return m
 }
 

@@ -56,11 +56,12 @@ func ParseLearningKey(s string) (LearningKey, bool) {
 }
 
 // Learn adds the lesson of report r: its peak ratio, for the learning
-// group of its window. A quiet window's report, or one with no ratio (no
-// load known), teaches nothing. It reports whether a lesson was kept.
+// group of its window. A quiet window's report, one with no ratio (no
+// load known) or one that did not see the whole occurrence (Complete)
+// teaches nothing. It reports whether a lesson was kept.
 func (l *Learning) Learn(r *WindowReport) bool {
 	ratio := r.Ratio()
-	if r.Quiet || !ratio.OK || r.Group == "" {
+	if r.Quiet || !ratio.OK || ratio.V <= 0 || r.Group == "" || !r.Complete {
 		return false
 	}
 	l.Add(LearningKey{Group: r.Group, Target: r.Target}, Lesson{Window: r.Window, Start: r.Start, Ratio: ratio.V})
@@ -94,6 +95,9 @@ func (l *Learning) Multiplier(w *ground.Window, t *ground.Target) (Learned, bool
 	best := 0.0
 	for _, o := range ls {
 		best = max(best, o.Ratio)
+	}
+	if best <= 0 {
+		return Learned{}, false
 	}
 	return Learned{Multiplier: best * (1 + t.LearnedHeadroom), From: ls}, true
 }

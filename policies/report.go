@@ -61,6 +61,12 @@ type WindowReport struct {
 	// replicas before the cap) would have run.
 	AddedReplicaHours float64
 	SavedReplicaHours float64
+	// Complete says the report saw the whole occurrence: from before its
+	// start to past its end, with its load known at every cycle from the
+	// start to the end of the cooldown and no gap between cycles. Only a
+	// complete report teaches a learned multiplier: one that missed the
+	// peak (an outage, a failover, a rename) would teach too little.
+	Complete bool
 }
 
 // Ratio is the peak over the baseline, absent when either is unknown.
@@ -229,7 +235,7 @@ type reportBuilder struct {
 }
 
 // reportHas says which of a builder's optional figures are known.
-type reportHas uint8
+type reportHas uint16
 
 const (
 	hasBaseline reportHas = 1 << iota
@@ -240,6 +246,8 @@ const (
 	hasBefore
 	hasLast
 	hasLearned
+	hasLead // first seen before the start
+	hasGap  // a gap between cycles, or the load unknown while it counts
 )
 
 // Observe takes one cycle's decisions, one per target in the order of
@@ -337,7 +345,8 @@ func (b *reportBuilder) report(target ground.TargetKey, at time.Time) WindowRepo
 	}
 	r := WindowReport{Target: target, Window: w.Name, Origin: w.Origin, Group: w.LearningGroup(), Location: w.Location, Demand: demand, Learned: b.has&hasLearned != 0, Quiet: w.Quiet,
 		Start: time.Unix(0, b.start), End: time.Unix(0, b.end), Released: at,
-		UnderCapacity: b.underCapacity, Excess: b.excess, AddedReplicaHours: b.added, SavedReplicaHours: b.saved}
+		UnderCapacity: b.underCapacity, Excess: b.excess, AddedReplicaHours: b.added, SavedReplicaHours: b.saved,
+		Complete: b.has&hasLead != 0 && b.has&hasGap == 0 && !at.Before(time.Unix(0, b.end))}
 	if b.has&hasBaseline != 0 {
 		r.Baseline = ground.Some(b.baseline)
 	}
@@ -362,7 +371,12 @@ func (b *reportBuilder) observe(t *ground.Target, d *Decision, e *Effect) {
 	now := d.At.UnixNano()
 	dt := time.Duration(0)
 	if b.has&hasLast != 0 {
+		if time.Duration(now-b.last) > MaxReportGap {
+			b.has |= hasGap
+		}
 		dt = min(time.Duration(now-b.last), MaxReportGap)
+	} else if now < b.start {
+		b.has |= hasLead
 	}
 	b.last, b.has = now, b.has|hasLast
 	load := d.Load.Observed
@@ -408,7 +422,11 @@ func (b *reportBuilder) observe(t *ground.Target, d *Decision, e *Effect) {
 			b.replicasAtStart, b.has = d.Current.V, b.has|hasReplicasAtStart
 		}
 	}
-	if now >= b.end+int64(w.Cooldown) || !load.OK {
+	if now >= b.end+int64(w.Cooldown) {
+		return
+	}
+	if !load.OK {
+		b.has |= hasGap
 		return
 	}
 	if b.has&hasPeak == 0 || load.V > b.peak {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -293,4 +294,43 @@ func BenchmarkReportsOpen(b *testing.B) {
 		runtime.KeepAlive(&rs)
 	}
 	b.ReportMetric(retained, "retained-B/report")
+}
+
+// TestWindowReportCompleteness: a report teaches a learned multiplier
+// only when it saw the whole occurrence.
+func TestWindowReportCompleteness(t *testing.T) {
+	w := &ground.Window{Name: "tf1-spot", Duration: 4 * time.Minute, Cooldown: 2 * time.Minute,
+		Demand: ground.Demand{Kind: ground.DemandMultiplier, Value: 5}, Origin: ground.Origin{File: "marketing/windows[w.yaml]", Line: 2}}
+	full := []cycle{
+		{at: -time.Minute, phase: PhaseLead, replicas: 50, expected: 500, load: 100, tracking: 10, current: 10},
+		{at: 0, phase: PhaseActive, replicas: 50, expected: 500, load: 100, tracking: 10, current: 50},
+		{at: time.Minute, phase: PhaseActive, replicas: 50, expected: 500, load: 300, tracking: 30, current: 50},
+		{at: 2 * time.Minute, phase: PhaseActive, replicas: 50, expected: 500, load: 200, tracking: 20, current: 50},
+		{at: 3 * time.Minute, phase: PhaseActive, replicas: 50, expected: 500, load: 150, tracking: 15, current: 50},
+		{at: 4 * time.Minute, phase: PhaseCooldown, replicas: 50, expected: 500, load: 100, tracking: 10, current: 50},
+		{at: 5 * time.Minute, phase: PhaseCooldown, replicas: 50, expected: 500, load: 100, tracking: 10, current: 50},
+		{at: 6 * time.Minute, load: 100, tracking: 10, current: 50},
+	}
+	outage := slices.Clone(full)
+	outage[2].load, outage[2].tracking = -1, 0 // the source down at the peak
+	failover := full[3:]                       // a new leader meets it after its peak
+	renamed := slices.Clone(full[:3])
+	renamed = append(renamed, cycle{at: 2 * time.Minute, load: 200, tracking: 20, current: 50}) // released at once
+	for _, tc := range []struct {
+		name   string
+		cycles []cycle
+		want   bool
+	}{
+		{"seen whole", full, true},
+		{"the load unknown at the peak", outage, false},
+		{"first seen after the start", failover, false},
+		{"released before its end", renamed, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := play(t, w, tc.cycles)
+			if len(rs) != 1 || rs[0].Complete != tc.want {
+				t.Fatalf("reports %+v, want one with Complete %v", rs, tc.want)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -703,7 +704,9 @@ func (e *Engine) ImportLessons(lessons map[string][]policies.Lesson) {
 			continue
 		}
 		for _, l := range ls {
-			e.learning.Add(key, l)
+			if l.Ratio > 0 && !math.IsInf(l.Ratio, 0) { // NaN fails the first test
+				e.learning.Add(key, l)
+			}
 		}
 	}
 }

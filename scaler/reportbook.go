@@ -16,11 +16,14 @@ const MaxBookReports = 500
 // ReportRecord is a window report as kept and handed over: what the
 // calendar page shows of a past occurrence.
 type ReportRecord struct {
-	Namespace string    `json:"namespace"`
-	Target    string    `json:"target"`
-	Window    string    `json:"window"`
-	Start     time.Time `json:"start"`
-	Sentence  string    `json:"sentence"`
+	Namespace string `json:"namespace"`
+	Target    string `json:"target"`
+	Window    string `json:"window"`
+	// File is where the window is written (window names are unique only
+	// within a ConfigMap).
+	File     string    `json:"file,omitempty"`
+	Start    time.Time `json:"start"`
+	Sentence string    `json:"sentence"`
 	// Ratio and Expected are the peak and stated multipliers, 0 when
 	// unknown.
 	Ratio    float64 `json:"ratio,omitempty"`
@@ -31,7 +34,7 @@ type ReportRecord struct {
 
 // RecordOf makes the record of a report.
 func RecordOf(r *policies.WindowReport) ReportRecord {
-	rec := ReportRecord{Namespace: r.Target.Namespace, Target: r.Target.Name, Window: r.Window, Start: r.Start.UTC(),
+	rec := ReportRecord{Namespace: r.Target.Namespace, Target: r.Target.Name, Window: r.Window, File: r.Origin.File, Start: r.Start.UTC(),
 		Sentence: r.Sentence(), Added: r.AddedReplicaHours, Saved: r.SavedReplicaHours}
 	if v := r.Ratio(); v.OK {
 		rec.Ratio = v.V
@@ -86,7 +89,10 @@ func compareRecords(a, b ReportRecord) int {
 	if a.Target != b.Target {
 		return compareStrings(a.Target, b.Target)
 	}
-	return compareStrings(a.Window, b.Window)
+	if a.Window != b.Window {
+		return compareStrings(a.Window, b.Window)
+	}
+	return compareStrings(a.File, b.File)
 }
 
 func compareStrings(a, b string) int {
@@ -106,11 +112,12 @@ func (b *ReportBook) Records() []ReportRecord {
 	return slices.Clone(b.records)
 }
 
-// Lookup returns the report of window's occurrence at start on target.
-func (b *ReportBook) Lookup(target ground.TargetKey, window string, start time.Time) (ReportRecord, bool) {
+// Lookup returns the report of the occurrence at start of the window
+// named window in file, on target.
+func (b *ReportBook) Lookup(target ground.TargetKey, file, window string, start time.Time) (ReportRecord, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	key := ReportRecord{Namespace: target.Namespace, Target: target.Name, Window: window, Start: start.UTC()}
+	key := ReportRecord{Namespace: target.Namespace, Target: target.Name, Window: window, File: file, Start: start.UTC()}
 	i, found := slices.BinarySearchFunc(b.records, key, compareRecords)
 	if !found {
 		return ReportRecord{}, false

@@ -14,12 +14,17 @@ func TestReportBook(t *testing.T) {
 	var b scaler.ReportBook
 	start := time.Date(2026, 11, 25, 19, 45, 0, 0, time.UTC)
 	web := ground.TargetKey{Namespace: "storefront", Name: "web"}
-	b.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "spot", Start: start, Sentence: "first"}})
-	b.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "spot", Start: start, Sentence: "again"}})
-	if r, ok := b.Lookup(web, "spot", start.In(time.FixedZone("CET", 3600))); !ok || r.Sentence != "again" {
+	const file = "marketing/spots[w.yaml]"
+	b.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "spot", File: file, Start: start, Sentence: "first"}})
+	b.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "spot", File: file, Start: start, Sentence: "again"}})
+	b.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "spot", File: "sales/spots[w.yaml]", Start: start, Sentence: "another ConfigMap's spot"}})
+	if r, ok := b.Lookup(web, file, "spot", start.In(time.FixedZone("CET", 3600))); !ok || r.Sentence != "again" {
 		t.Fatalf("Lookup = %+v, %v; want the record given last", r, ok)
 	}
-	if _, ok := b.Lookup(web, "spot", start.Add(time.Minute)); ok {
+	if r, ok := b.Lookup(web, "sales/spots[w.yaml]", "spot", start); !ok || r.Sentence != "another ConfigMap's spot" {
+		t.Errorf("Lookup of a same-named window of another ConfigMap = %+v, %v", r, ok)
+	}
+	if _, ok := b.Lookup(web, file, "spot", start.Add(time.Minute)); ok {
 		t.Error("found a report of another occurrence")
 	}
 	for i := range scaler.MaxBookReports + 10 {
@@ -27,6 +32,6 @@ func TestReportBook(t *testing.T) {
 	}
 	recs := b.Records()
 	if len(recs) != scaler.MaxBookReports || !recs[0].Start.Equal(start.Add(11*24*time.Hour)) {
-		t.Errorf("%d records from %s, want %d from the 11th night", len(recs), recs[0].Start, scaler.MaxBookReports)
+		t.Errorf("%d records from %s, want %d from the 11th night (the 2 first records and 10 nights forgotten)", len(recs), recs[0].Start, scaler.MaxBookReports)
 	}
 }

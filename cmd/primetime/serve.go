@@ -92,6 +92,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 	maxAge := max(4*o.interval, o.timing.WorstTakeover()+o.interval+5*time.Second)
 	follower := ha.Follow(serving, kube.client, o.namespace, board, leader.Leading, log.Named("ha"))
 	follower.KeepReportsIn(book)
+	follower.KeepLessonsWith(engine.ImportLessons)
 	var stopping atomic.Bool
 	context.AfterFunc(ctx, func() { stopping.Store(true) }) // leave the Service at once
 	ready := leader.ReadyCheck(func() bool { return allSynced(synced) }, follower, maxAge, stopping.Load)

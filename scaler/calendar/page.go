@@ -70,7 +70,7 @@ type Page struct {
 // ReportLookup finds the report of one window occurrence on one target
 // (scaler.ReportBook).
 type ReportLookup interface {
-	Lookup(target ground.TargetKey, window string, start time.Time) (scaler.ReportRecord, bool)
+	Lookup(target ground.TargetKey, file, window string, start time.Time) (scaler.ReportRecord, bool)
 }
 
 // ServeHTTP serves the page (GET) or the result of a paste (POST).
@@ -469,7 +469,7 @@ func pastRows(t *ground.Target, cal *policies.Calendar, now time.Time, reports R
 				row.Expect = "learned (initially " + w.Demand.String() + ")"
 			}
 			if reports != nil {
-				if rec, ok := reports.Lookup(t.Key(), w.Name, o.Start); ok {
+				if rec, ok := reports.Lookup(t.Key(), w.Origin.File, w.Name, o.Start); ok {
 					row.Report = rec.Sentence
 					if rec.Expected > 0 {
 						row.Expect = strconv.FormatFloat(math.Round(rec.Expected*10)/10, 'g', -1, 64) + "x"

@@ -500,7 +500,7 @@ func TestCalendarShowsReportsAndLearnedMultipliers(t *testing.T) {
 	spot := time.Date(2026, 12, 10, 20, 45, 0, 0, paris)
 	const sentence = "tf1-prime-spot on Thu 10 Dec 20:45: storefront/web peaked at 3.0x its usual load (3000 for 1000) 1 min after the start (expected 5x), half gone 4 min later; the window added 27.93 replica-hours over tracking"
 	book := &scaler.ReportBook{}
-	book.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "tf1-prime-spot", Start: spot, Sentence: sentence, Ratio: 3, Expected: 5}})
+	book.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "tf1-prime-spot", File: "windows.yaml", Start: spot, Sentence: sentence, Ratio: 3, Expected: 5}})
 	p.Reports = book
 	p.Learned = func(w *ground.Window, tg *ground.Target) (policies.Learned, bool) {
 		if w.LearningGroup() != "tf1-prime" || tg.Name != "web" {

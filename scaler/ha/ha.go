@@ -229,6 +229,7 @@ func fromConfigMap(cm *corev1.ConfigMap) (*State, error) {
 type Follower struct {
 	board   *scaler.Board
 	book    *scaler.ReportBook
+	lessons func(map[string][]policies.Lesson)
 	synced  cache.InformerSynced
 	now     func() time.Time
 	mu      sync.Mutex
@@ -280,10 +281,13 @@ func (f *Follower) take(st *State, log *zap.Logger) {
 		return
 	}
 	f.epoch, f.receipt = st.Epoch, received
-	book := f.book
+	book, lessons := f.book, f.lessons
 	f.mu.Unlock()
 	if book != nil {
 		book.Merge(st.Reports)
+	}
+	if lessons != nil && len(st.Lessons) > 0 {
+		lessons(st.Lessons)
 	}
 	offset := received.Sub(st.At)
 	decisions := make([]scaler.Published, len(st.Decisions))
@@ -300,6 +304,15 @@ func (f *Follower) KeepReportsIn(book *scaler.ReportBook) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.book = book
+}
+
+// KeepLessonsWith makes the follower hand the leader's lessons to keep
+// (the engine's ImportLessons): its calendar then shows what the leader
+// learned, and it leads with it.
+func (f *Follower) KeepLessonsWith(keep func(map[string][]policies.Lesson)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lessons = keep
 }
 
 // Synced reports whether the state ConfigMap has been read once.

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies"
 	"github.com/primetime-dev/primetime/scaler"
 )
@@ -117,5 +118,25 @@ func TestStateEncodingStreamsBaselines(t *testing.T) {
 	t.Logf("10,000 targets, 100,001 baselines, 500 reports: %d kB gzipped (limit %d kB)", len(data)>>10, maxStateBytes>>10)
 	if len(data) > maxStateBytes {
 		t.Errorf("%d kB gzipped, more than the %d kB a state ConfigMap holds", len(data)>>10, maxStateBytes>>10)
+	}
+}
+
+// TestFollowerKeepsTheLeadersReportsAndLessons: a follower's calendar
+// shows the leader's reports and what it learned.
+func TestFollowerKeepsTheLeadersReportsAndLessons(t *testing.T) {
+	now := time.Date(2026, 11, 25, 21, 30, 0, 0, time.UTC)
+	f := &Follower{board: &scaler.Board{}, now: func() time.Time { return now }}
+	book := &scaler.ReportBook{}
+	var got map[string][]policies.Lesson
+	f.KeepReportsIn(book)
+	f.KeepLessonsWith(func(l map[string][]policies.Lesson) { got = l })
+	f.take(&State{At: now, Epoch: 2,
+		Lessons: map[string][]policies.Lesson{"shop/web|tf1-prime": {{Window: "spot", Start: now, Ratio: 3.1}}},
+		Reports: []scaler.ReportRecord{{Namespace: "shop", Target: "web", Window: "spot", File: "w.yaml", Start: now, Sentence: "spot on Wed"}}}, zap.NewNop())
+	if r, ok := book.Lookup(ground.TargetKey{Namespace: "shop", Name: "web"}, "w.yaml", "spot", now); !ok || r.Sentence != "spot on Wed" {
+		t.Errorf("report kept: %+v, %v", r, ok)
+	}
+	if ls := got["shop/web|tf1-prime"]; len(ls) != 1 || ls[0].Ratio != 3.1 {
+		t.Errorf("lessons handed on: %v", got)
 	}
 }
