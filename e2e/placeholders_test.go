@@ -102,7 +102,10 @@ func TestPlaceholders(t *testing.T) {
 	// window's start the floor is not ready.
 	late := regexp.MustCompile(`^window "tf1-spot": (\d+) of (\d+) pods not ready at \d\d:\d\d UTC: raise leadTime \(1m\) or nodes.leadTime \(1m\)$`)
 	var msg string
-	testbed.Eventually(t, 45*time.Second, time.Second, func() (bool, string) {
+	if n := len(eventsOf(ctx, s, actuate.ReasonPrescaleLate)); n != 0 {
+		t.Errorf("%d PrescaleLate Events before the window started", n)
+	}
+	testbed.Eventually(t, time.Until(start)+45*time.Second, time.Second, func() (bool, string) {
 		ev := eventsOf(ctx, s, actuate.ReasonPrescaleLate)
 		if len(ev) > 0 {
 			msg = ev[0].Message
