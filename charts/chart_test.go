@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -220,7 +221,7 @@ func TestDefaults(t *testing.T) {
 // TestEveryFeature renders with every feature on.
 func TestEveryFeature(t *testing.T) {
 	objs := render(t, "-f", "primetime/ci/all-features-values.yaml")
-	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Certificate", "Issuer"} {
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Certificate", "Issuer", "PriorityClass"} {
 		if len(byKind(objs, kind)) == 0 {
 			t.Errorf("no %s rendered", kind)
 		}
@@ -288,6 +289,11 @@ func TestSchemaRejects(t *testing.T) {
 		{"a negative carbon intensity", []string{"--set", "carbonIntensity=-1"}, "carbonIntensity"},
 		{"a carbon intensity with vCPUs that are not", []string{"--set-string", "carbonIntensity=400:half"}, "carbonIntensity"},
 		{"a target without a load", []string{"--set", "targets[0].name=web", "--set", "targets[0].scaleTargetRef.name=web"}, "load"},
+		{"a placeholder priority of 0, no lower than a workload's", []string{"--set", "placeholders.priority=0"}, "/placeholders/priority"},
+		{"a positive placeholder priority", []string{"--set", "placeholders.priority=100"}, "/placeholders/priority"},
+		{"an empty placeholder image", []string{"--set", "placeholders.image="}, "/placeholders/image"},
+		{"placeholders on without a namespace", []string{"--set", "placeholders.enabled=true"}, "/placeholders/namespaces"},
+		{"a reserved PriorityClass name", []string{"--set", "placeholders.priorityClassName=system-placeholder"}, "/placeholders/priorityClassName"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := run(t, append([]string{"template", "pt", chart}, tc.args...)...)
@@ -563,4 +569,148 @@ func TestCarbonIntensity(t *testing.T) {
 			t.Errorf("--set %s: args %v, want %s", tc.set, args, tc.want)
 		}
 	}
+}
+
+// TestPlaceholders: with placeholders.enabled (targets with nodes:), the
+// chart creates the placeholders' PriorityClass, below every workload and
+// never preempting; lets primetime create and delete pods only in
+// placeholders.namespaces (reading them is already in the ClusterRole),
+// the restore Job included (it runs as the same ServiceAccount); and
+// passes serve the class and the image. Off, none of it.
+func TestPlaceholders(t *testing.T) {
+	const role = "pt-primetime-placeholders"
+	placeholderFlags := func(objs []object) []string {
+		c := get(one(t, objs, "Deployment"), "spec", "template", "spec", "containers").([]any)[0]
+		var out []string
+		for _, a := range toStrings(get(c, "args")) {
+			if strings.HasPrefix(a, "--placeholder") {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	// namespaced returns "namespace/name" of the kind's objects named role.
+	namespaced := func(objs []object, kind string) []string {
+		var out []string
+		for _, o := range byKind(objs, kind) {
+			if o.name() == role {
+				out = append(out, str(o, "metadata", "namespace")+"/"+o.name())
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"off by default", nil},
+		{"off, namespaces listed", []string{"--set", "placeholders.namespaces={storefront,shop}", "--set", "modes.scale=true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := render(t, tc.args...)
+			if n := len(byKind(objs, "PriorityClass")); n != 0 {
+				t.Errorf("%d PriorityClass rendered with placeholders off", n)
+			}
+			if got := append(namespaced(objs, "Role"), namespaced(objs, "RoleBinding")...); len(got) != 0 {
+				t.Errorf("placeholder RBAC with placeholders off: %v", got)
+			}
+			if got := placeholderFlags(objs); len(got) != 0 {
+				t.Errorf("serve flags with placeholders off: %v", got)
+			}
+		})
+	}
+
+	t.Run("on, in storefront and shop", func(t *testing.T) {
+		objs := render(t, "--set", "placeholders.enabled=true", "--set", "placeholders.namespaces={storefront,shop}")
+		pc := one(t, objs, "PriorityClass")
+		if pc.name() != "primetime-placeholder" || get(pc, "value") != float64(-10) ||
+			str(pc, "preemptionPolicy") != "Never" || get(pc, "globalDefault") != false ||
+			!strings.Contains(str(pc, "description"), "placeholder") || get(pc, "metadata", "namespace") != nil {
+			t.Errorf("PriorityClass %s: value %v, preemptionPolicy %q, globalDefault %v, namespace %v, description %q",
+				pc.name(), get(pc, "value"), str(pc, "preemptionPolicy"), get(pc, "globalDefault"),
+				get(pc, "metadata", "namespace"), str(pc, "description"))
+		}
+
+		want := []string{"shop/" + role, "storefront/" + role}
+		if got := namespaced(objs, "Role"); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("placeholder Roles %v, want %v", got, want)
+		}
+		if got := namespaced(objs, "RoleBinding"); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("placeholder RoleBindings %v, want %v", got, want)
+		}
+		for _, o := range byKind(objs, "Role") {
+			if o.name() != role {
+				if ns := str(o, "metadata", "namespace"); ns == "storefront" || ns == "shop" {
+					t.Errorf("another Role %s in %s", o.name(), ns)
+				}
+				continue
+			}
+			rs := get(o, "rules").([]any)
+			if len(rs) != 1 {
+				t.Fatalf("Role %s/%s: %d rules, want 1", str(o, "metadata", "namespace"), role, len(rs))
+			}
+			r := rs[0]
+			got := fmt.Sprintf("%q %q %q %v", toStrings(get(r, "apiGroups")), toStrings(get(r, "resources")), toStrings(get(r, "verbs")), get(r, "resourceNames"))
+			if want := `[""] ["pods"] ["create" "delete" "deletecollection"] <nil>`; got != want {
+				t.Errorf("Role %s/%s rule %s, want %s", str(o, "metadata", "namespace"), role, got, want)
+			}
+		}
+
+		// The daemon and the restore Job run as one ServiceAccount: each
+		// binding binds it, and only it.
+		dep := one(t, objs, "Deployment")
+		job := one(t, objs, "Job") // placeholders alone make an uninstall restore
+		sa := str(dep, "spec", "template", "spec", "serviceAccountName")
+		if jsa := str(job, "spec", "template", "spec", "serviceAccountName"); sa != "pt-primetime" || jsa != sa {
+			t.Fatalf("ServiceAccounts: daemon %q, restore Job %q, want pt-primetime for both", sa, jsa)
+		}
+		for _, rb := range byKind(objs, "RoleBinding") {
+			if rb.name() != role {
+				continue
+			}
+			var subjects []string
+			for _, s := range get(rb, "subjects").([]any) {
+				subjects = append(subjects, str(s, "kind")+":"+str(s, "namespace")+"/"+str(s, "name"))
+			}
+			ref := str(rb, "roleRef", "apiGroup") + "/" + str(rb, "roleRef", "kind") + "/" + str(rb, "roleRef", "name")
+			if got := strings.Join(subjects, ","); got != "ServiceAccount:primetime/"+sa || ref != "rbac.authorization.k8s.io/Role/"+role {
+				t.Errorf("RoleBinding %s/%s: subjects %s, roleRef %s", str(rb, "metadata", "namespace"), role, got, ref)
+			}
+		}
+		stops := false
+		for _, r := range rules(t, objs, "Role", "pt-primetime") {
+			if hasAny(r.resources, "deployments/scale") && hasAny(r.verbs, "update") {
+				stops = true
+			}
+		}
+		if !stops {
+			t.Errorf("with placeholders alone the restore Job cannot stop the daemon first")
+		}
+
+		// Reading pods stays in the ClusterRole, which writes none.
+		for _, r := range rules(t, objs, "ClusterRole", "pt-primetime") {
+			if hasAny(r.resources, "pods") && hasAny(r.verbs, "create", "delete", "deletecollection", "update", "patch") {
+				t.Errorf("the ClusterRole writes pods cluster-wide: %v %v", r.resources, r.verbs)
+			}
+		}
+
+		if got, want := strings.Join(placeholderFlags(objs), " "), "--placeholder-priority-class=primetime-placeholder --placeholder-image=registry.k8s.io/pause:3.10"; got != want {
+			t.Errorf("serve flags %q, want %q", got, want)
+		}
+	})
+
+	t.Run("a class, priority and image of one's own", func(t *testing.T) {
+		objs := render(t, "--set", "placeholders.enabled=true", "--set", "placeholders.namespaces={storefront}",
+			"--set", "placeholders.priorityClassName=batch-fill", "--set", "placeholders.priority=-5",
+			"--set", "placeholders.image=mirror.example.com/pause:3.9")
+		pc := one(t, objs, "PriorityClass")
+		if pc.name() != "batch-fill" || get(pc, "value") != float64(-5) {
+			t.Errorf("PriorityClass %s value %v, want batch-fill -5", pc.name(), get(pc, "value"))
+		}
+		if got, want := strings.Join(placeholderFlags(objs), " "), "--placeholder-priority-class=batch-fill --placeholder-image=mirror.example.com/pause:3.9"; got != want {
+			t.Errorf("serve flags %q, want %q", got, want)
+		}
+	})
 }

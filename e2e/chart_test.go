@@ -46,11 +46,12 @@ func (w *warnings) take() []string {
 }
 
 // TestChartOnTheAPIServer applies what helm renders for the chart (with
-// hpa-floor mode, a target and the example windows) to a real
-// kube-apiserver with server-side dry-run, in a namespace that enforces
-// the "restricted" Pod Security Standard: every object must be accepted
-// with no warning, and a pod made from the Deployment's template must be
-// admitted.
+// hpa-floor mode, a target with nodes:, placeholders in its namespace —
+// the PriorityClass, a Role and RoleBinding there — and the example
+// windows) to a real kube-apiserver with server-side dry-run, in a
+// namespace that enforces the "restricted" Pod Security Standard: every
+// object must be accepted with no warning, and a pod made from the
+// Deployment's template must be admitted.
 func TestChartOnTheAPIServer(t *testing.T) {
 	scenario(t) // on a control plane of its own: the chart holds cluster-wide objects
 	helm := testbed.Helm(t)
@@ -64,13 +65,15 @@ func TestChartOnTheAPIServer(t *testing.T) {
 		pss["pod-security.kubernetes.io/"+mode+"-version"] = "latest"
 	}
 	c.Namespace(t, "primetime", pss)
+	c.Namespace(t, "storefront", nil) // the target's: placeholders' Role and RoleBinding
 
 	out, err := exec.Command(helm, "template", "pt", chart, "--namespace", "primetime",
 		"--set", "modes.hpaFloor=true", "--set", "prometheus.url=http://prometheus.monitoring.svc:9090",
 		"--set", "targets[0].name=web", "--set", "targets[0].namespace=storefront",
 		"--set", "targets[0].scaleTargetRef.kind=Deployment", "--set", "targets[0].scaleTargetRef.name=web",
 		"--set", "targets[0].load.prometheus=sum(rate(http_requests_total[1m]))", "--set", "targets[0].capacityPerReplica=50",
-		"--set", "targets[0].maxReplicas=100").CombinedOutput()
+		"--set", "targets[0].maxReplicas=100", "--set", "targets[0].nodes.leadTime=6m",
+		"--set", "placeholders.enabled=true", "--set", "placeholders.namespaces={storefront}").CombinedOutput()
 	if err != nil {
 		t.Fatalf("helm template: %v\n%s", err, out)
 	}

@@ -38,3 +38,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "primetime.tlsSecret" -}}
 {{- printf "%s-tls" (include "primetime.fullname" .) -}}
 {{- end -}}
+
+{{/* "true" when the pre-delete restore Job runs: something of the
+cluster's is written (a mode that writes, or placeholder pods). */}}
+{{- define "primetime.restores" -}}
+{{- if and .Values.restoreOnUninstall (or .Values.modes.hpaFloor .Values.modes.scale .Values.placeholders.enabled) -}}
+true
+{{- end -}}
+{{- end -}}
