@@ -15,6 +15,7 @@ import (
 
 	"github.com/primetime-dev/primetime/e2e/stage"
 	"github.com/primetime-dev/primetime/e2e/testbed"
+	"github.com/primetime-dev/primetime/policies/config"
 	"github.com/primetime-dev/primetime/scaler/actuate"
 )
 
@@ -113,6 +114,29 @@ func TestPlaceholders(t *testing.T) {
 		return len(ev) == 1 && late.MatchString(msg), fmt.Sprintf("%d PrescaleLate Events: %q", len(ev), msg)
 	})
 	t.Logf("scenario #20: PrescaleLate %q", msg)
+	// Once the pods are ready (100 s after the floor started, 40 s after
+	// the window's start, give or take the HPA's sync), the lead time that
+	// would have been enough: 1m + the delay + 30 s, to the half minute.
+	ready := regexp.MustCompile(`^window "tf1-spot": the floor of \d+ was ready (\S+) after the start; leadTime (\S+) \(now 1m\) would have had it ready in time$`)
+	testbed.Eventually(t, 2*time.Minute, time.Second, func() (bool, string) {
+		ev := eventsOf(ctx, s, actuate.ReasonPrescaleReady)
+		if len(ev) > 0 {
+			msg = ev[0].Message
+		}
+		return len(ev) == 1 && ready.MatchString(msg), fmt.Sprintf("%d PrescaleReady Events: %q", len(ev), msg)
+	})
+	m := ready.FindStringSubmatch(msg)
+	lateBy, err := time.ParseDuration(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lateBy < 30*time.Second || lateBy > 90*time.Second {
+		t.Errorf("ready %s after the start, want 30-90 s (pods take 100 s, the floor started 60 s before the window)", lateBy)
+	}
+	if want := config.FormatDuration(actuate.SuggestedLeadTime(time.Minute, lateBy)); m[2] != want {
+		t.Errorf("suggested leadTime %s, want %s", m[2], want)
+	}
+	t.Logf("scenario #20: PrescaleReady %q", msg)
 
 	// A second window: placeholders again, then the target deleted in the
 	// middle of the reservation takes them away.

@@ -51,6 +51,55 @@ func RecordOf(r *policies.WindowReport) ReportRecord {
 type ReportBook struct {
 	mu      sync.Mutex
 	records []ReportRecord // by start, then target and window
+	advice  map[string]LeadAdvice
+}
+
+// LeadAdvice is the lead time a target's last late window would have
+// needed: its floor was ready LateBy after the window's start.
+type LeadAdvice struct {
+	Window   string        `json:"window"`
+	Start    time.Time     `json:"start"`
+	LateBy   time.Duration `json:"lateBy"`
+	LeadTime time.Duration `json:"leadTime"`
+}
+
+// Advise keeps the lead time a late window of target would have needed.
+func (b *ReportBook) Advise(target ground.TargetKey, window string, start time.Time, lateBy, leadTime time.Duration) {
+	b.MergeAdvice(map[string]LeadAdvice{target.String(): {Window: window, Start: start.UTC(), LateBy: lateBy, LeadTime: leadTime}})
+}
+
+// MergeAdvice keeps advice by target ("namespace/name"), the later
+// window's for a target already advised.
+func (b *ReportBook) MergeAdvice(advice map[string]LeadAdvice) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.advice == nil {
+		b.advice = map[string]LeadAdvice{}
+	}
+	for k, a := range advice {
+		if old, ok := b.advice[k]; !ok || !a.Start.Before(old.Start) {
+			b.advice[k] = a
+		}
+	}
+}
+
+// AdviceFor returns the lead time advice of target, if any.
+func (b *ReportBook) AdviceFor(target ground.TargetKey) (LeadAdvice, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a, ok := b.advice[target.String()]
+	return a, ok
+}
+
+// Advice returns a copy of every target's advice, to hand over.
+func (b *ReportBook) Advice() map[string]LeadAdvice {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string]LeadAdvice, len(b.advice))
+	for k, v := range b.advice {
+		out[k] = v
+	}
+	return out
 }
 
 var _ ReportSink = (*ReportBook)(nil)

@@ -71,6 +71,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 	}
 	history := &scaler.HistoryCache{Poller: poller, Horizon: scaler.HistoryHorizon, Log: log.Named("history")}
 	book := &scaler.ReportBook{}
+	actuator.Late = book.Advise
 	engine := &scaler.Engine{
 		Interval: o.interval, Cluster: o.cluster, Config: store, Poller: poller,
 		Replicas: actuator, History: history, Actuator: actuator, Board: board,

@@ -63,8 +63,18 @@ type Actuator struct {
 	// "nodes:" while Run runs.
 	Placeholders *Placeholders
 	// Ready, when set, reads a workload's ready replicas: at a window's
-	// start, fewer than the floor records a PrescaleLate Event.
+	// start, fewer than the floor records a PrescaleLate Event, and the
+	// time the floor was ready a PrescaleReady Event with the lead time
+	// that would have been enough.
 	Ready func(ctx context.Context, t *ground.Target) ground.Opt[int32]
+	// Late, when set, is told the lead time a late window would have
+	// needed (the calendar's advice).
+	Late func(target ground.TargetKey, window string, start time.Time, lateBy, leadTime time.Duration)
+	// LatePoll is how often the ready replicas of a late window are read
+	// until they reach the floor (5 s when 0).
+	LatePoll time.Duration
+	// Clock dates those reads; time.Now when nil.
+	Clock func() time.Time
 
 	once    sync.Once
 	events  *eventLog
@@ -902,7 +912,56 @@ func (a *Actuator) checkStart(t *ground.Target, e policies.Effect, at time.Time)
 		if a.Recorder != nil {
 			a.Recorder.Event(workloadRef(&tc), corev1.EventTypeWarning, ReasonPrescaleLate, msg)
 		}
+		a.waitReady(&tc, o, floor)
 	}()
+}
+
+// waitReady reads a late window's ready replicas every LatePoll until
+// they reach the floor, at most until the window's end, and says the
+// lead time that would have had them ready at its start.
+func (a *Actuator) waitReady(t *ground.Target, o policies.Occurrence, floor int32) {
+	poll := a.LatePoll
+	if poll <= 0 {
+		poll = 5 * time.Second
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	clock := a.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	for range tick.C {
+		now := clock()
+		if now.After(o.End) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ready := a.Ready(ctx, t)
+		cancel()
+		if !ready.OK || ready.V < floor {
+			continue
+		}
+		lateBy := now.Sub(o.Start)
+		need := SuggestedLeadTime(t.LeadTime, lateBy)
+		msg := fmt.Sprintf("window %q: the floor of %d was ready %s after the start; leadTime %s (now %s) would have had it ready in time",
+			o.Window.Name, floor, config.FormatDuration(lateBy.Round(time.Second)), config.FormatDuration(need), config.FormatDuration(t.LeadTime))
+		if a.Recorder != nil {
+			a.Recorder.Event(workloadRef(t), corev1.EventTypeNormal, ReasonPrescaleReady, msg)
+		}
+		if a.Late != nil {
+			a.Late(t.Key(), o.Window.Name, o.Start, lateBy, need)
+		}
+		return
+	}
+}
+
+// SuggestedLeadTime is the lead time that would have had a floor ready
+// lateBy after a window's start: the lead time plus the delay and 30 s
+// more, rounded up to the half minute.
+func SuggestedLeadTime(leadTime, lateBy time.Duration) time.Duration {
+	const half = 30 * time.Second
+	d := leadTime + lateBy + half
+	return (d + half - 1) / half * half
 }
 
 func zoneOf(w *ground.Window) *time.Location {

@@ -28,6 +28,9 @@ const (
 	// ReasonPrescaleLate: at a window's start the workload had fewer
 	// ready replicas than the floor (workload).
 	ReasonPrescaleLate = "PrescaleLate"
+	// ReasonPrescaleReady: a late window's floor became ready, with the
+	// lead time that would have been enough (workload).
+	ReasonPrescaleReady = "PrescaleReady"
 	// ReasonBaselineUnknown: an "Nx" window sets no floor, for want of a
 	// baseline known from before its floor started (workload).
 	ReasonBaselineUnknown = "BaselineUnknown"

@@ -245,3 +245,56 @@ func TestRemoveAllPlaceholders(t *testing.T) {
 		t.Errorf("the workload's own pod: %v", err)
 	}
 }
+
+// TestPrescaleReady: a late window's ready replicas are read until they
+// reach the floor; then a PrescaleReady Event and the calendar's advice
+// give the lead time that would have been enough: ready 41 s after the
+// start with an 8 minute lead, 8m + 41 s + 30 s rounded up to the half
+// minute: 9m30s.
+func TestPrescaleReady(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	start := time.Date(2026, 11, 25, 20, 45, 0, 0, paris)
+	w := &ground.Window{Name: "tf1-spot", Location: paris, Duration: 15 * time.Minute, Demand: ground.Demand{Kind: ground.DemandMultiplier, Value: 5}}
+	web := ground.Target{Namespace: "storefront", Name: "web", Mode: ground.ModeMetric, LeadTime: 8 * time.Minute,
+		ScaleTargetRef: ground.ScaleTargetRef{Kind: "Deployment", Name: "web"}}
+	rec := record.NewFakeRecorder(10)
+	reads := 0
+	clock := start.Add(41 * time.Second)
+	type advice struct {
+		window       string
+		lateBy, lead time.Duration
+	}
+	got := make(chan advice, 1)
+	a := &Actuator{Recorder: rec, LatePoll: time.Millisecond, Clock: func() time.Time { return clock },
+		Ready: func(context.Context, *ground.Target) ground.Opt[int32] {
+			reads++
+			if reads < 3 {
+				return ground.Some[int32](111)
+			}
+			return ground.Some[int32](145)
+		},
+		Late: func(_ ground.TargetKey, window string, _ time.Time, lateBy, lead time.Duration) {
+			got <- advice{window, lateBy, lead}
+		}}
+	e := policies.Effect{Occurrence: policies.Occurrence{Window: w, Start: start, End: start.Add(w.Duration)}, Phase: policies.PhaseActive, Replicas: ground.Some[int32](145)}
+	a.Desire([]ground.Target{web}, []policies.Decision{{Target: web.Key(), At: start.Add(5 * time.Second), Desired: ground.Some[int32](145), By: policies.PolicyWindow,
+		Schedule: policies.Schedule{Floor: ground.Some[int32](145), Effects: []policies.Effect{e}}}})
+	select {
+	case adv := <-got:
+		if adv != (advice{"tf1-spot", 41 * time.Second, 9*time.Minute + 30*time.Second}) {
+			t.Errorf("advice %+v, want tf1-spot ready 41 s late, 9m30s", adv)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no advice")
+	}
+	var events []string // PrescaleStarted comes from the cycle, in any order with these
+	for len(rec.Events) > 0 {
+		if ev := <-rec.Events; !strings.Contains(ev, ReasonPrescaleStarted) {
+			events = append(events, ev)
+		}
+	}
+	want := `Normal PrescaleReady window "tf1-spot": the floor of 145 was ready 41s after the start; leadTime 9m30s (now 8m) would have had it ready in time`
+	if len(events) != 2 || !strings.Contains(events[0], ReasonPrescaleLate) || events[1] != want {
+		t.Errorf("Events %q, want PrescaleLate, then %q", events, want)
+	}
+}

@@ -71,6 +71,7 @@ type Page struct {
 // (scaler.ReportBook).
 type ReportLookup interface {
 	Lookup(target ground.TargetKey, file, window string, start time.Time) (scaler.ReportRecord, bool)
+	AdviceFor(target ground.TargetKey) (scaler.LeadAdvice, bool)
 }
 
 // ServeHTTP serves the page (GET) or the result of a paste (POST).
@@ -283,6 +284,13 @@ func (p *Page) fill(ctx context.Context, v *view, now time.Time) {
 		tv.Coming, tv.ComingMore = capRows(tv.Coming)
 		tv.Cut = cutNote(cut)
 		tv.Past, tv.PastMore = capPast(pastRows(t, cal, now, p.Reports))
+		if p.Reports != nil {
+			if a, ok := p.Reports.AdviceFor(t.Key()); ok && a.LeadTime > t.LeadTime {
+				tv.Advice = fmt.Sprintf("%s on %s was ready %s late: a leadTime of %s (now %s) would have had it ready in time.",
+					a.Window, a.Start.In(time.UTC).Format("Mon 2 Jan 15:04 MST"), config.FormatDuration(a.LateBy.Round(time.Second)),
+					config.FormatDuration(a.LeadTime), config.FormatDuration(t.LeadTime))
+			}
+		}
 		v.TargetViews = append(v.TargetViews, tv)
 	}
 }
@@ -635,6 +643,7 @@ type targetView struct {
 	Key, Heading       string
 	Cut                string // where a list cut by MaxOccurrences stops
 	Usual              string // the baseline the floors of "Nx" windows are shown with
+	Advice             string // the lead time a late window would have needed
 	State, StateDetail string
 	Desired            string
 	Coming             []row

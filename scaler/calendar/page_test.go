@@ -501,6 +501,7 @@ func TestCalendarShowsReportsAndLearnedMultipliers(t *testing.T) {
 	const sentence = "tf1-prime-spot on Thu 10 Dec 20:45: storefront/web peaked at 3.0x its usual load (3000 for 1000) 1 min after the start (expected 5x), half gone 4 min later; the window added 27.93 replica-hours over tracking"
 	book := &scaler.ReportBook{}
 	book.Merge([]scaler.ReportRecord{{Namespace: "storefront", Target: "web", Window: "tf1-prime-spot", File: "windows.yaml", Start: spot, Sentence: sentence, Ratio: 3, Expected: 5}})
+	book.Advise(ground.TargetKey{Namespace: "storefront", Name: "web"}, "tf1-prime-spot", spot, 41*time.Second, 9*time.Minute+30*time.Second)
 	p.Reports = book
 	p.Learned = func(w *ground.Window, tg *ground.Target) (policies.Learned, bool) {
 		if w.LearningGroup() != "tf1-prime" || tg.Name != "web" {
@@ -516,6 +517,9 @@ func TestCalendarShowsReportsAndLearnedMultipliers(t *testing.T) {
 	}
 	if got, want := rows(sec[i:]), "tf1-prime-spot Thu 10 Dec 20:45 – 21:00 CET 5x "+sentence; len(got) != 1 || got[0] != want {
 		t.Errorf("past:\n%q\nwant:\n%q", got, want)
+	}
+	if want := `<p class="advice">tf1-prime-spot on Thu 10 Dec 19:45 UTC was ready 41s late: a leadTime of 9m30s (now 8m) would have had it ready in time.</p>`; !strings.Contains(sec, want) {
+		t.Errorf("no lead time advice %q in:\n%s", want, sec)
 	}
 	coming := rows(sec[:i])
 	want := "tf1-saturday-spot (learned 3.3x from 1 report: Thu 10 Dec 3.0x) pre-scale Sat 12 Dec 20:42 CET 8m Sat 12 Dec 20:50 – 21:00 CET 66"

@@ -44,6 +44,7 @@ li{margin:.2em 0;font-family:monospace;white-space:pre-wrap}
 <h2>{{.Heading}}</h2>
 <p>Now: <span class="state {{stateClass .State}}" data-state="{{.State}}">{{.State}}</span>{{if .StateDetail}} <span class="detail">{{.StateDetail}}</span>{{end}}{{if .Desired}} <span class="muted">— primetime asks for {{.Desired}} replicas</span>{{end}}</p>
 {{template "plan" .}}
+{{if .Advice}}<p class="advice">{{.Advice}}</p>{{end}}
 {{if .Usual}}<p class="muted">Floors of windows like 5x are shown for the usual load {{.Usual}}; each one is fixed when its pre-scaling starts.</p>{{end}}
 {{if .Past}}<h3>Past windows</h3>
 <table class="past"><tr><th>window</th><th>on air</th><th>expected</th><th>report</th></tr>

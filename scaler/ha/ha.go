@@ -51,6 +51,9 @@ type State struct {
 	// Reports are the latest window reports (the calendar's past
 	// windows), at most scaler.MaxBookReports.
 	Reports []scaler.ReportRecord `json:"reports,omitempty"`
+	// LeadAdvice is the lead time each target's last late window would
+	// have needed.
+	LeadAdvice map[string]scaler.LeadAdvice `json:"leadAdvice,omitempty"`
 	// Config is what the configuration store hands over: the InvalidEntry
 	// Events recorded, the last good version of rejected entries.
 	Config configwatch.Memory `json:"config,omitempty"`
@@ -113,6 +116,8 @@ func encode(st *State) ([]byte, error) {
 	w.value(st.Lessons)
 	w.raw(`,"reports":`)
 	w.value(st.Reports)
+	w.raw(`,"leadAdvice":`)
+	w.value(st.LeadAdvice)
 	w.raw(`,"config":`)
 	w.value(st.Config)
 	w.raw("}\n")
@@ -285,6 +290,7 @@ func (f *Follower) take(st *State, log *zap.Logger) {
 	f.mu.Unlock()
 	if book != nil {
 		book.Merge(st.Reports)
+		book.MergeAdvice(st.LeadAdvice)
 	}
 	if lessons != nil && len(st.Lessons) > 0 {
 		lessons(st.Lessons)

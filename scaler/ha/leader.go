@@ -155,6 +155,7 @@ func (l *Leader) takeOver(ctx context.Context, epoch int64) error {
 		l.Engine.ImportLessons(st.Lessons)
 		if l.Reports != nil {
 			l.Reports.Merge(st.Reports)
+			l.Reports.MergeAdvice(st.LeadAdvice)
 		}
 		if l.Store != nil {
 			l.Store.Restore(st.Config)
@@ -209,7 +210,7 @@ func (p *publisher) publish(ctx context.Context, now time.Time) {
 	p.at, p.changes = now, changes
 	st := &State{At: now, Leader: l.Identity, Epoch: p.epoch, Decisions: l.Board.All(), Latched: l.Engine.RangeBaselines, Lessons: l.Engine.ExportLessons()}
 	if l.Reports != nil {
-		st.Reports = l.Reports.Records()
+		st.Reports, st.LeadAdvice = l.Reports.Records(), l.Reports.Advice()
 	}
 	if l.Store != nil {
 		st.Config = l.Store.Memory()
