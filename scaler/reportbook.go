@@ -1,6 +1,7 @@
 package scaler
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -95,11 +96,7 @@ func (b *ReportBook) AdviceFor(target ground.TargetKey) (LeadAdvice, bool) {
 func (b *ReportBook) Advice() map[string]LeadAdvice {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make(map[string]LeadAdvice, len(b.advice))
-	for k, v := range b.advice {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(b.advice)
 }
 
 var _ ReportSink = (*ReportBook)(nil)
