@@ -446,6 +446,15 @@ func TestLeaderElectionAndShutdown(t *testing.T) {
 	if !strings.Contains(strings.Join(env, " "), "POD_NAME=metadata.name") {
 		t.Errorf("env %v lacks POD_NAME", env)
 	}
+	memLimit := ""
+	for _, e := range get(c, "env").([]any) {
+		if str(e, "name") == "GOMEMLIMIT" {
+			memLimit = str(e, "valueFrom", "resourceFieldRef", "resource")
+		}
+	}
+	if memLimit != "limits.memory" {
+		t.Errorf("GOMEMLIMIT from %q, want the container's limits.memory", memLimit)
+	}
 	if want := "--leader-elect --leader-elect-lease-duration=15s --leader-elect-renew-deadline=10s --leader-elect-retry-period=2s"; !strings.Contains(strings.Join(args, " "), want) {
 		t.Errorf("args %v lack %q", args, want)
 	}

@@ -179,7 +179,8 @@ func TestTenThousandTargets(t *testing.T) {
 	// cost before (380 MiB). It was 256 MiB until issues #18 and #20 added
 	// per-occurrence traffic, learning and reservations: 234-238 MiB
 	// before them, 260-288 MiB after (RssAnon 152 -> 177 MiB), measured in
-	// five runs on 2026-12-03 (docs/performance.md).
+	// five runs on 2026-12-03, 236 MiB once latches and report builders
+	// stopped doubling (docs/performance.md).
 	if rss > 320<<20 {
 		t.Errorf("RSS %.0f MiB with 10,000 targets, more than 320 MiB", float64(rss)/(1<<20))
 	}

@@ -3,7 +3,6 @@ package policies
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -278,8 +277,12 @@ func (rs *Reports) Observe(targets []ground.Target, decisions []Decision) []Wind
 			b := open.find(j, &e.Occurrence)
 			if b == nil {
 				if len(open.builders) == cap(open.builders) {
-					// Room for every effect of the cycle, not a doubling.
-					open.builders = slices.Grow(open.builders, len(d.Schedule.Effects)-j)
+					// Room for every effect of the cycle, not append's
+					// doubling: floors start one after another, and ten
+					// reports would otherwise keep room for sixteen.
+					grown := make([]reportBuilder, len(open.builders), len(open.builders)+len(d.Schedule.Effects)-j)
+					copy(grown, open.builders)
+					open.builders = grown
 				}
 				o := e.Occurrence
 				open.builders = append(open.builders, reportBuilder{start: o.Start.UnixNano(), end: o.End.UnixNano()})
