@@ -169,21 +169,50 @@ func decode(data []byte) (*State, error) {
 // Publish writes the state ConfigMap, on the version it read (a race with
 // another writer fails on the resourceVersion), unless it holds a later
 // leader's state: then it returns ErrFenced and writes nothing.
+//
+// A state too large for a ConfigMap is written without its latched
+// baselines, and Publish returns an error wrapping ErrBaselinesLeftOut
+// once the write succeeded: the followers still serve the decisions, and
+// a new leader takes each baseline again from the load before its floor
+// (never from the spike). Only decisions that do not fit by themselves
+// write nothing.
 func Publish(ctx context.Context, client kubernetes.Interface, namespace string, st *State) error {
 	data, err := encode(st)
 	if err != nil {
 		return err
 	}
+	var leftOut error
+	if len(data) > maxStateBytes && (len(st.Baselines) > 0 || st.Latched != nil) {
+		full := len(data)
+		trimmed := *st
+		trimmed.Baselines, trimmed.Latched = nil, nil
+		if data, err = encode(&trimmed); err != nil {
+			return err
+		}
+		leftOut = fmt.Errorf("%w: the state takes %d kB gzipped with them, more than the %d kB a ConfigMap holds", ErrBaselinesLeftOut, full>>10, maxStateBytes>>10)
+	}
 	if len(data) > maxStateBytes {
 		return fmt.Errorf("the decisions of %d targets take %d kB gzipped, more than a ConfigMap holds", len(st.Decisions), len(data)>>10)
 	}
+	if err := write(ctx, client, namespace, st.Epoch, data); err != nil {
+		return err
+	}
+	return leftOut
+}
+
+// ErrBaselinesLeftOut says a state was handed over without its latched
+// baselines, too many for a ConfigMap.
+var ErrBaselinesLeftOut = errors.New("latched baselines left out of the handed-over state")
+
+// write puts data in the state ConfigMap at epoch, fenced as Publish says.
+func write(ctx context.Context, client kubernetes.Interface, namespace string, epoch int64, data []byte) error {
 	cms := client.CoreV1().ConfigMaps(namespace)
 	cm, err := cms.Get(ctx, StateName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		_, err = cms.Create(ctx, &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Name: StateName, Namespace: namespace,
 				Labels:      map[string]string{"app.kubernetes.io/name": "primetime", "app.kubernetes.io/component": "decisions"},
-				Annotations: map[string]string{annotationEpoch: strconv.FormatInt(st.Epoch, 10)}},
+				Annotations: map[string]string{annotationEpoch: strconv.FormatInt(epoch, 10)}},
 			BinaryData: map[string][]byte{stateKey: data},
 		}, metav1.CreateOptions{})
 		return err
@@ -191,14 +220,14 @@ func Publish(ctx context.Context, client kubernetes.Interface, namespace string,
 	if err != nil {
 		return err
 	}
-	if theirs := epochOf(cm); theirs > st.Epoch {
-		return fmt.Errorf("%w: the state was written by a leader of epoch %d, after this one's (%d)", ErrFenced, theirs, st.Epoch)
+	if theirs := epochOf(cm); theirs > epoch {
+		return fmt.Errorf("%w: the state was written by a leader of epoch %d, after this one's (%d)", ErrFenced, theirs, epoch)
 	}
 	cm.BinaryData = map[string][]byte{stateKey: data}
 	if cm.Annotations == nil {
 		cm.Annotations = map[string]string{}
 	}
-	cm.Annotations[annotationEpoch] = strconv.FormatInt(st.Epoch, 10)
+	cm.Annotations[annotationEpoch] = strconv.FormatInt(epoch, 10)
 	_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 	return err
 }

@@ -2,7 +2,9 @@ package ha
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -138,5 +140,56 @@ func TestFollowerKeepsTheLeadersReportsAndLessons(t *testing.T) {
 	}
 	if ls := got["shop/web|tf1-prime"]; len(ls) != 1 || ls[0].Ratio != 3.1 {
 		t.Errorf("lessons handed on: %v", got)
+	}
+}
+
+// TestStateTooLargeLeavesTheBaselinesOut: 10,000 targets with ten latched
+// baselines each, at measured loads (not round: gzip cannot shrink them),
+// take more than a ConfigMap holds. The state is still handed over, with
+// the decisions, lessons and reports, and without the baselines; Publish
+// says so. A small state keeps its baselines.
+func TestStateTooLargeLeavesTheBaselinesOut(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 20, 40, 0, 0, time.UTC)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var decisions []scaler.Published
+	for i := range 10000 {
+		r := int32(10 + i%50)
+		decisions = append(decisions, scaler.Published{Namespace: fmt.Sprintf("shop-%d", i%10), Name: fmt.Sprintf("app-%d", i), Replicas: &r, At: now, Floor: true})
+	}
+	big := &State{At: now, Leader: "a", Epoch: 2, Decisions: decisions,
+		Latched: func(yield func(string, scaler.Baseline) bool) {
+			for i := range 10000 {
+				for w := range 10 {
+					key := fmt.Sprintf("shop-%d/app-%d|w.yaml|w-%d|2026-11-25T20:45:00Z", i%10, i, w)
+					if !yield(key, scaler.Baseline{Load: 100 + 50*rnd.Float64(), Peak: 300 + 200*rnd.Float64(), Keep: now.Add(2 * time.Hour)}) {
+						return
+					}
+				}
+			}
+		},
+		Lessons: map[string][]policies.Lesson{"shop-1/app-1|tf1-prime": {{Window: "spot", Start: now, Ratio: 3.1}}},
+	}
+	client := fake.NewClientset()
+	err := Publish(ctx, client, "primetime", big)
+	if !errors.Is(err, ErrBaselinesLeftOut) {
+		t.Fatalf("Publish of 100,000 measured baselines: %v, want ErrBaselinesLeftOut", err)
+	}
+	t.Log(err)
+	got, err := Load(ctx, client, "primetime")
+	if err != nil || got == nil {
+		t.Fatalf("Load: %v %v", got, err)
+	}
+	if len(got.Decisions) != 10000 || got.Epoch != 2 || len(got.Baselines) != 0 || got.Lessons["shop-1/app-1|tf1-prime"][0].Ratio != 3.1 {
+		t.Errorf("handed over %d decisions, epoch %d, %d baselines, lessons %v; want 10,000 decisions, epoch 2, no baselines, the 3.1x lesson",
+			len(got.Decisions), got.Epoch, len(got.Baselines), got.Lessons)
+	}
+	small := &State{At: now, Leader: "a", Epoch: 2, Decisions: decisions[:1],
+		Baselines: map[string]scaler.Baseline{"shop-0/app-0|w.yaml|w-0|2026-11-25T20:45:00Z": {Load: 123.456, Keep: now}}}
+	if err := Publish(ctx, client, "primetime", small); err != nil {
+		t.Fatalf("Publish of one baseline: %v", err)
+	}
+	if got, err := Load(ctx, client, "primetime"); err != nil || got.Baselines["shop-0/app-0|w.yaml|w-0|2026-11-25T20:45:00Z"].Load != 123.456 {
+		t.Errorf("one baseline handed over: %+v %v, want load 123.456", got, err)
 	}
 }

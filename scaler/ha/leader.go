@@ -220,6 +220,8 @@ func (p *publisher) publish(ctx context.Context, now time.Time) {
 	case errors.Is(err, ErrFenced):
 		l.Log.Error("a leader of a later term wrote the state: this replica stops acting", zap.Error(err))
 		p.fence(err)
+	case errors.Is(err, ErrBaselinesLeftOut):
+		l.Log.Warn("decisions handed to the followers without the latched baselines: a new leader would take them again from the load before each floor", zap.Error(err))
 	case err != nil && ctx.Err() == nil:
 		l.Log.Warn("cannot hand the decisions to the followers", zap.Error(err))
 	}
