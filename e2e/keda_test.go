@@ -90,7 +90,7 @@ spec:
   pollingInterval: 5
   minReplicaCount: 2
   maxReplicaCount: 50
-  fallback: {failureThreshold: 2, replicas: 5, behavior: currentReplicasIfHigher}
+  fallback: {failureThreshold: 3, replicas: 5, behavior: currentReplicasIfHigher}
   advanced:
     horizontalPodAutoscalerConfig:
       behavior:
@@ -126,6 +126,27 @@ spec:
 	if list, _ := hpas.List(ctx, metav1.ListOptions{}); len(list.Items) != 1 {
 		t.Fatalf("%d HPAs in %s, want only KEDA's", len(list.Items), s.NS)
 	}
+
+	// The usual load, as primetime reads it, is steady at 50 requests/s
+	// before the window is written: the pods KEDA's HPA just started or
+	// stopped make Prometheus's rate() read low for a while (a new
+	// counter's first minute, a vanished one's last), and the floor's
+	// baseline is the load just before it starts (a run latched 35).
+	steady := 0
+	testbed.Eventually(t, 2*time.Minute, time.Second, func() (bool, string) {
+		leader, _ := leaderOf(replicas)
+		if leader == nil {
+			steady = 0
+			return false, "no replica leads"
+		}
+		v, ok := leader.Metric("primetime_target_load", `kind="observed"`, `target="web"`)
+		if ok && v > 47.5 && v <= 52.5 {
+			steady++
+		} else {
+			steady = 0
+		}
+		return steady >= 5, fmt.Sprintf("the leader reads a load of %v (known %v), want 5 s steady at 50 requests/s", v, ok)
+	})
 
 	// The spot: 4x in 2m15s, lead time 2m: the floor starts in 15 s.
 	start := time.Now().Add(135 * time.Second).Truncate(time.Second)
