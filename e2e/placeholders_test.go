@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,7 +56,7 @@ func TestPlaceholders(t *testing.T) {
     expect: 4x
     targets: [%s/web]
 `, start.UTC().Format(time.RFC3339), s.NS))
-	s.StartPrimetime(t, "--prometheus-url="+s.Prom.URL, "--interval=5s")
+	pt := s.StartPrimetime(t, "--prometheus-url="+s.Prom.URL, "--interval=5s")
 
 	placeholders := func() []corev1.Pod {
 		list, err := s.C.Client.CoreV1().Pods(s.NS).List(ctx, metav1.ListOptions{LabelSelector: actuate.LabelPlaceholderFor + "=web"})
@@ -137,6 +139,22 @@ func TestPlaceholders(t *testing.T) {
 		t.Errorf("suggested leadTime %s, want %s", m[2], want)
 	}
 	t.Logf("scenario #20: PrescaleReady %q", msg)
+
+	// Before the next spot an SRE plans with what serve saw: the
+	// ConfigMaps as kubectl gives them, and serve's /reports.
+	dir := t.TempDir()
+	targetsFile := testbed.WriteFile(t, dir, "targets.yaml", []byte(kubectl(t, s.C, nil, "-n", s.NS, "get", "configmap", "primetime-targets", "-o", "yaml")))
+	windowsFile := testbed.WriteFile(t, dir, "windows.yaml", []byte(kubectl(t, s.C, nil, "-n", s.NS, "get", "configmap", "tv-spots", "-o", "yaml")))
+	plan, err := exec.Command(stage.Binary(t), "plan", "--targets", targetsFile, "--windows", windowsFile, "--reports", "http://"+pt.MetricsAddr+"/reports").CombinedOutput()
+	if err != nil {
+		t.Fatalf("plan --reports: %v\n%s", err, plan)
+	}
+	advice := fmt.Sprintf("  lead time: tf1-spot on %s was ready %s late: a leadTime of %s (now 1m) would have had it ready in time\n",
+		start.UTC().Format("Mon 2 Jan 15:04 MST"), m[1], m[2])
+	if !strings.Contains(string(plan), advice) {
+		t.Errorf("plan --reports does not say:\n%s\nit says:\n%s", advice, plan)
+	}
+	t.Logf("scenario #20: plan --reports says %q", strings.TrimSpace(advice))
 
 	// A second window: placeholders again, then the target deleted in the
 	// middle of the reservation takes them away.

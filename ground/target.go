@@ -16,6 +16,16 @@ type TargetKey struct {
 // String returns "namespace/name".
 func (k TargetKey) String() string { return k.Namespace + "/" + k.Name }
 
+// ParseTargetKey reads "namespace/name"; false when either is empty or
+// there is no slash.
+func ParseTargetKey(s string) (TargetKey, bool) {
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return TargetKey{}, false
+	}
+	return TargetKey{Namespace: ns, Name: name}, true
+}
+
 // Mode says how primetime acts on a target.
 type Mode string
 

@@ -48,11 +48,11 @@ func (k LearningKey) String() string { return k.Target.String() + "|" + k.Group 
 // ParseLearningKey reads a key written by String.
 func ParseLearningKey(s string) (LearningKey, bool) {
 	target, group, ok := strings.Cut(s, "|")
-	ns, name, ok2 := strings.Cut(target, "/")
-	if !ok || !ok2 || ns == "" || name == "" || group == "" {
+	key, ok2 := ground.ParseTargetKey(target)
+	if !ok || !ok2 || group == "" {
 		return LearningKey{}, false
 	}
-	return LearningKey{Group: group, Target: ground.TargetKey{Namespace: ns, Name: name}}, true
+	return LearningKey{Group: group, Target: key}, true
 }
 
 // Learn adds the lesson of report r: its peak ratio, for the learning

@@ -1,13 +1,16 @@
 package scaler
 
 import (
+	"encoding/json"
 	"maps"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies"
+	"github.com/primetime-dev/primetime/policies/config"
 )
 
 // MaxBookReports bounds the reports a ReportBook keeps (and hands over):
@@ -62,6 +65,11 @@ type LeadAdvice struct {
 	Start    time.Time     `json:"start"`
 	LateBy   time.Duration `json:"lateBy"`
 	LeadTime time.Duration `json:"leadTime"`
+}
+
+// Late is the advice as /reports serves it.
+func (a LeadAdvice) Late() config.LateWindow {
+	return config.LateWindow{Window: a.Window, Start: a.Start.UTC(), LateBySeconds: a.LateBy.Seconds(), LeadTimeSeconds: a.LeadTime.Seconds()}
 }
 
 // Advise keeps the lead time a late window of target would have needed.
@@ -181,4 +189,32 @@ func (s ReportSinks) Report(r policies.WindowReport) {
 	for _, sink := range s {
 		sink.Report(r)
 	}
+}
+
+// ReportsJSON is the document ServeHTTP serves at /reports: the latest
+// window reports, oldest first, and each target's last late window
+// (what `primetime plan --reports` reads to suggest a lead time).
+type ReportsJSON struct {
+	Reports  []ReportRecord               `json:"reports"`
+	LeadTime map[string]config.LateWindow `json:"leadTime"`
+}
+
+// ServeHTTP serves the book as a ReportsJSON document (GET or HEAD).
+func (b *ReportBook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	doc := ReportsJSON{Reports: b.Records(), LeadTime: map[string]config.LateWindow{}}
+	if doc.Reports == nil {
+		doc.Reports = []ReportRecord{}
+	}
+	for k, a := range b.Advice() {
+		doc.LeadTime[k] = a.Late()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(doc)
 }

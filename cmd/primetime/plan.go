@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -26,6 +28,7 @@ type planOptions struct {
 	output           string
 	timezone         string
 	steps            bool
+	reports          string
 }
 
 func newPlanCommand() *cobra.Command {
@@ -40,7 +43,13 @@ or cap them (quiet windows), with the peak floor.
 "Nx" windows multiply a baseline load: give it with --baseline, either as one
 number or as a CSV file of timestamp,load rows (the load just before each floor
 starts is used). Times (--from, --to) are RFC 3339 or "2006-01-02 15:04" in
---timezone.`,
+--timezone.
+
+--reports reads what primetime serve has seen of past windows (its /reports
+on the metrics address, as a file or an http:// address, e.g. through
+kubectl -n primetime port-forward svc/primetime-primetime 8080:metrics):
+a target whose last floor was ready after its window's start gets the lead
+time that would have had it ready in time.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd, o) },
 	}
@@ -53,6 +62,7 @@ starts is used). Times (--from, --to) are RFC 3339 or "2006-01-02 15:04" in
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&o.timezone, "timezone", "", "time zone for --from/--to and the output (default: each window's own)")
 	f.BoolVar(&o.steps, "steps", false, "list every step of each floor in the table")
+	f.StringVar(&o.reports, "reports", "", "primetime serve's /reports (a file, or an http:// or https:// address): suggest lead times from past windows")
 	_ = cmd.MarkFlagRequired("targets")
 	_ = cmd.MarkFlagRequired("windows")
 	return cmd
@@ -101,6 +111,10 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 	if err != nil {
 		return fmt.Errorf("--baseline: %v", err)
 	}
+	late, err := readReports(cmd.Context(), o.reports)
+	if err != nil {
+		return fmt.Errorf("--reports: %v", err)
+	}
 
 	all, problems, err := readConfigFiles(cmd.ErrOrStderr(), o.targets, o.windows)
 	if err != nil {
@@ -114,9 +128,9 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 	plans := policies.Plan(all.Targets, policies.NewCalendar(all.Windows), from, to, baseline)
 	out := cmd.OutOrStdout()
 	if o.output == "json" {
-		err = writePlanJSON(out, plans, from, to, display, advice)
+		err = writePlanJSON(out, plans, from, to, display, advice, late)
 	} else {
-		err = writePlanTable(out, plans, from, to, display, o.steps, o.baseline != "")
+		err = writePlanTable(out, plans, from, to, display, o.steps, o.baseline != "", late)
 		for _, p := range advice {
 			fmt.Fprintf(out, "note: %s\n", strings.TrimPrefix(p.Error(), p.File+":"+strconv.Itoa(p.Line)+": warning: "))
 		}
@@ -195,7 +209,7 @@ func formatSpan(a, b time.Time) string {
 	return a.Format(timeLayout) + " - " + b.Format(timeLayout)
 }
 
-func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time, display *time.Location, steps, haveBaseline bool) error {
+func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time, display *time.Location, steps, haveBaseline bool, late map[ground.TargetKey]config.LateWindow) error {
 	for i, p := range plans {
 		t := p.Target
 		if i > 0 {
@@ -205,6 +219,9 @@ func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time
 			t.Key(), t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name, t.Mode, t.MinReplicas, t.MaxReplicas, t.CapacityPerReplica, config.FormatDuration(t.LeadTime))
 		if line := servedAs(t); line != "" {
 			fmt.Fprintf(w, "  %s\n", line)
+		}
+		if advice, ok := late[t.Key()].Advice(t.LeadTime); ok {
+			fmt.Fprintf(w, "  lead time: %s\n", advice)
 		}
 		if len(p.Episodes) == 0 {
 			fmt.Fprintf(w, "  no window between %s and %s\n", from.UTC().Format(timeLayout), to.UTC().Format(timeLayout))
@@ -282,16 +299,23 @@ type (
 		Warnings []string         `json:"warnings"`
 	}
 	targetPlanJSON struct {
-		Target             string        `json:"target"`
-		Kind               string        `json:"kind"`
-		Name               string        `json:"name"`
-		Mode               ground.Mode   `json:"mode"`
-		MinReplicas        int32         `json:"minReplicas"`
-		MaxReplicas        int32         `json:"maxReplicas"`
-		CapacityPerReplica float64       `json:"capacityPerReplica"`
-		LeadTimeSeconds    float64       `json:"leadTimeSeconds"`
-		Served             *servingJSON  `json:"served,omitempty"`
-		Episodes           []episodeJSON `json:"episodes"`
+		Target             string       `json:"target"`
+		Kind               string       `json:"kind"`
+		Name               string       `json:"name"`
+		Mode               ground.Mode  `json:"mode"`
+		MinReplicas        int32        `json:"minReplicas"`
+		MaxReplicas        int32        `json:"maxReplicas"`
+		CapacityPerReplica float64      `json:"capacityPerReplica"`
+		LeadTimeSeconds    float64      `json:"leadTimeSeconds"`
+		Served             *servingJSON `json:"served,omitempty"`
+		// LeadTime is the lead time the last late window suggests
+		// (plan --reports), when it is longer than LeadTimeSeconds.
+		LeadTime *leadTimeJSON `json:"leadTime,omitempty"`
+		Episodes []episodeJSON `json:"episodes"`
+	}
+	leadTimeJSON struct {
+		config.LateWindow
+		Advice string `json:"advice"`
 	}
 	// servingJSON is where a metric target is served: the external
 	// metrics API, and KEDA's external scaler (serve --keda-addr).
@@ -332,13 +356,18 @@ func optPtr(o ground.Opt[int32]) *int32 {
 	return &v
 }
 
-func writePlanJSON(w io.Writer, plans []policies.TargetPlan, from, to time.Time, display *time.Location, advice config.Problems) error {
+func writePlanJSON(w io.Writer, plans []policies.TargetPlan, from, to time.Time, display *time.Location, advice config.Problems, late map[ground.TargetKey]config.LateWindow) error {
 	doc := planJSON{From: from, To: to, Targets: []targetPlanJSON{}, Warnings: []string{}}
 	for _, p := range plans {
 		t := p.Target
 		tp := targetPlanJSON{Target: t.Key().String(), Kind: t.ScaleTargetRef.Kind, Name: t.ScaleTargetRef.Name, Mode: t.Mode,
 			MinReplicas: t.MinReplicas, MaxReplicas: t.MaxReplicas, CapacityPerReplica: t.CapacityPerReplica,
 			LeadTimeSeconds: t.LeadTime.Seconds(), Served: servedJSON(t), Episodes: []episodeJSON{}}
+		if l, ok := late[t.Key()]; ok {
+			if a, ok := l.Advice(t.LeadTime); ok {
+				tp.LeadTime = &leadTimeJSON{LateWindow: l, Advice: a}
+			}
+		}
 		for _, e := range p.Episodes {
 			loc := zoneOf(e, display)
 			ej := episodeJSON{Kind: e.Kind, Windows: e.Windows, Start: e.Start.In(loc), WindowStart: e.WindowStart.In(loc),
@@ -360,4 +389,45 @@ func writePlanJSON(w io.Writer, plans []policies.TargetPlan, from, to time.Time,
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// maxReportsSize bounds a /reports document plan reads.
+const maxReportsSize = 16 << 20
+
+// readReports reads plan's --reports: a file, or primetime serve's
+// /reports at an http:// or https:// address. Empty: no advice.
+func readReports(ctx context.Context, from string) (map[ground.TargetKey]config.LateWindow, error) {
+	if from == "" {
+		return nil, nil
+	}
+	var data []byte
+	if strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://") {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		data, err = io.ReadAll(io.LimitReader(resp.Body, maxReportsSize+1))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", from, err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: %s: %s", from, resp.Status, strings.TrimSpace(string(data[:min(len(data), 200)])))
+		}
+	} else {
+		var err error
+		if data, err = os.ReadFile(from); err != nil {
+			return nil, err
+		}
+	}
+	if len(data) > maxReportsSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB", from, maxReportsSize>>20)
+	}
+	return config.ParseReports(from, data)
 }

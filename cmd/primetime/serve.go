@@ -102,6 +102,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 	if o.profiling {
 		status.Profiling()
 	}
+	status.Handle("/reports", book) // what `plan --reports` reads
 	status.Handle("/calendar", &calendar.Page{Config: store, Board: board, Ready: calendar.WorkloadReady(kube.client), Reports: book, Learned: engine.Learned})
 	status.Start(log)
 	defer status.Shutdown()

@@ -285,10 +285,10 @@ func (p *Page) fill(ctx context.Context, v *view, now time.Time) {
 		tv.Cut = cutNote(cut)
 		tv.Past, tv.PastMore = capPast(pastRows(t, cal, now, p.Reports))
 		if p.Reports != nil {
-			if a, ok := p.Reports.AdviceFor(t.Key()); ok && a.LeadTime > t.LeadTime {
-				tv.Advice = fmt.Sprintf("%s on %s was ready %s late: a leadTime of %s (now %s) would have had it ready in time.",
-					a.Window, a.Start.In(time.UTC).Format("Mon 2 Jan 15:04 MST"), config.FormatDuration(a.LateBy.Round(time.Second)),
-					config.FormatDuration(a.LeadTime), config.FormatDuration(t.LeadTime))
+			if a, ok := p.Reports.AdviceFor(t.Key()); ok {
+				if advice, ok := a.Late().Advice(t.LeadTime); ok {
+					tv.Advice = advice + "."
+				}
 			}
 		}
 		v.TargetViews = append(v.TargetViews, tv)
