@@ -53,6 +53,18 @@ func TestImportRules(t *testing.T) {
 			}
 			return ""
 		}},
+		{name: "release stands apart: it builds the binary, it is not in it", under: module + "/release", forbidden: func(imp string) string {
+			if within(imp, module) && !within(imp, module+"/release") {
+				return "a package of the daemon (release stamps it with -ldflags -X, by name)"
+			}
+			return ""
+		}},
+		{name: "the binary leaves the release tooling out", under: module + "/cmd", forbidden: func(imp string) string {
+			if within(imp, module+"/release") {
+				return "the release tooling (go-containerregistry) would grow the binary in every image"
+			}
+			return ""
+		}},
 	}
 	t.Run("the rules catch a bad import", func(t *testing.T) {
 		bad := map[string][]string{

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/primetime-dev/primetime/ground/buildinfo"
 )
 
 // runCLI runs primetime in-process and returns its exit code and output.
@@ -192,10 +194,31 @@ func TestPlanQuietWindowInMetricModeIsFlagged(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	code, out, _ := runCLI(t, "version")
-	if code != 0 || !strings.HasPrefix(out, "primetime ") {
-		t.Errorf("exit %d: %q", code, out)
-	}
+	want := buildinfo.Get()
+	t.Run("text", func(t *testing.T) {
+		code, out, _ := runCLI(t, "version")
+		if code != 0 || out != want.String()+"\n" {
+			t.Errorf("exit %d: %q, want %q", code, out, want.String())
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		code, out, _ := runCLI(t, "version", "--output", "json")
+		var got buildinfo.Info
+		if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || got != want {
+			t.Errorf("exit %d, %v: %q, want %+v", code, err, out, want)
+		}
+		for _, key := range []string{`"version"`, `"commit"`, `"buildDate"`, `"goVersion"`, `"platform"`} {
+			if !strings.Contains(out, key) {
+				t.Errorf("no %s in %s", key, out)
+			}
+		}
+	})
+	t.Run("a wrong format", func(t *testing.T) {
+		code, _, errOut := runCLI(t, "version", "-o", "yaml")
+		if want := "primetime: --output must be text or json, got \"yaml\"\n"; code != 2 || errOut != want {
+			t.Errorf("exit %d: %q, want %q", code, errOut, want)
+		}
+	})
 }
 
 func TestPlanWithoutToReachesAWindowFourWeeksAhead(t *testing.T) {

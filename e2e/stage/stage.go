@@ -165,14 +165,24 @@ func StartPrimetimeReplicasIn(t testbed.T, c *testbed.Cluster, namespace string,
 func startOne(t testbed.T, c *testbed.Cluster, env []string, port int, cert servingCert, extra ...string) *Primetime {
 	t.Helper()
 	bin := Binary(t)
+	return launch(t, c.Kubeconfig, port, cert, extra, func(args []string) *testbed.Process {
+		return testbed.StartEnv(t, env, bin, args...)
+	})
+}
+
+// launch starts `primetime serve` with the flags every scenario shares
+// (kubeconfig and certificate files as start sees them) and waits until it
+// is healthy.
+func launch(t testbed.T, kubeconfig string, port int, cert servingCert, extra []string, start func(args []string) *testbed.Process) *Primetime {
+	t.Helper()
 	metrics := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(t))
 	args := append([]string{"serve",
-		"--kubeconfig=" + c.Kubeconfig,
+		"--kubeconfig=" + kubeconfig,
 		fmt.Sprintf("--secure-port=%d", port), "--bind-address=127.0.0.1",
 		"--tls-cert-file=" + cert.certFile, "--tls-private-key-file=" + cert.keyFile,
 		"--metrics-addr=" + metrics, "--namespace=primetime", "--log-level=info",
 	}, extra...)
-	p := testbed.StartEnv(t, env, bin, args...)
+	p := start(args)
 	testbed.WaitHTTP(t, "http://"+metrics+"/healthz", 60*time.Second, p)
 	return &Primetime{Process: p, SecurePort: port, MetricsAddr: metrics, CertFile: cert.certFile, KeyFile: cert.keyFile, CA: cert.ca}
 }

@@ -127,9 +127,20 @@ func StartEnv(t T, env []string, name string, args ...string) *Process {
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}
+	return StartCmd(t, cmd)
+}
+
+// StartCmd starts cmd as Start does (its own process group, killed with
+// the test), keeping what cmd.SysProcAttr already asks (a chroot, a user).
+func StartCmd(t T, cmd *exec.Cmd) *Process {
+	t.Helper()
+	name := cmd.Path
 	out := &Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Pdeathsig = true, syscall.SIGKILL
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}

@@ -2,6 +2,7 @@ package datadog
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -277,6 +278,11 @@ func New(cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("datadog: %w", err)
 	}
 	s.url = u
+	if cfg.HTTPClient == nil && strings.HasPrefix(u, "https://") {
+		if err := checkRoots(x509.SystemCertPool); err != nil {
+			return nil, fmt.Errorf("datadog: %s: %w", u, err)
+		}
+	}
 	return s, nil
 }
 
