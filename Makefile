@@ -4,9 +4,17 @@ comma := ,
 GO ?= go
 # One version for the binary, the image's tag and the chart's version and
 # appVersion: the git tag (v0.1.0 -> 0.1.0), or make release VERSION=x.y.z.
-VERSION ?= $(shell bash release/version.sh)
-COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
-DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
+# Each is read once (:=), so that one make run stamps one version even if
+# the work tree changes meanwhile.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell bash release/version.sh)
+endif
+ifeq ($(origin COMMIT),undefined)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+endif
+ifeq ($(origin DATE),undefined)
+DATE := $(shell git log -1 --format=%cI 2>/dev/null)
+endif
 BUILDINFO := github.com/primetime-dev/primetime/ground/buildinfo
 LDFLAGS := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
 FUZZTIME ?= 60s

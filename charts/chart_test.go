@@ -151,7 +151,7 @@ func TestDefaults(t *testing.T) {
 			"resources requests":        get(c, "resources", "requests") != nil,
 			"liveness on /healthz":      str(c, "livenessProbe", "httpGet", "path") == "/healthz",
 			"readiness on /readyz":      str(c, "readinessProbe", "httpGet", "path") == "/readyz",
-			"image from the Dockerfile": strings.HasPrefix(str(c, "image"), "ghcr.io/primetime-dev/primetime:"),
+			"image from make image": strings.HasPrefix(str(c, "image"), "ghcr.io/primetime-dev/primetime:"),
 		} {
 			if want != true {
 				t.Errorf("%s: not set as the restricted standard wants", path)
