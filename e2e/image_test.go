@@ -75,6 +75,13 @@ func dist(t *testing.T) (dir, version string) {
 // before the window. Without the CA bundle the same daemon refuses to
 // start, naming what is missing.
 func TestImage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		// chroot and running as another user need root, as a kubelet has.
+		if os.Getenv(testbed.RequireEnv) == "1" {
+			t.Fatal("TestImage runs the image chrooted as its user: it needs root")
+		}
+		t.Skipf("TestImage needs root (chroot, setuid); set %s=1 to make this a failure", testbed.RequireEnv)
+	}
 	scenario(t)
 	dir, version := dist(t)
 	im := stage.UnpackImage(t, filepath.Join(dir, "image"))
