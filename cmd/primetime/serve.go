@@ -81,7 +81,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 	leader := &ha.Leader{
 		Identity: o.identity, Namespace: o.namespace, Client: kube.client, Config: store, Engine: engine,
 		Poller: poller, History: history, Actuator: actuator, Board: board, Metrics: metrics, Store: store,
-		Reports: book, Interval: o.interval, Log: log.Named("leader"),
+		Reports: book, Interval: o.interval, Recorder: kube.recorder, Log: log.Named("leader"),
 	}
 	election, healthz, err := o.election(kube, log)
 	if err != nil {

@@ -131,7 +131,18 @@ func (e *Election) Run(ctx context.Context, lead func(ctx context.Context, epoch
 					defer close(leadDone)
 					led.Store(true)
 					e.setLeading(true)
-					epoch := e.epoch(leaseCtx)
+					epoch, holder := e.epoch(leaseCtx)
+					if holder != e.Identity && holder != "" {
+						// Paused between taking the Lease and now: another
+						// replica leads. Acting would fence it; the elector
+						// finds the loss at its next renewal.
+						e.Log.Warn("took the Lease, but it is now held by another replica: not leading", zap.String("identity", e.Identity), zap.String("holder", holder))
+						select {
+						case <-leaseCtx.Done():
+						case <-ctx.Done():
+						}
+						return
+					}
 					e.Log.Info("took the Lease", zap.String("identity", e.Identity), zap.Int64("epoch", epoch))
 					work, cancel := context.WithCancel(leaseCtx)
 					defer cancel()
@@ -214,19 +225,23 @@ func (e *Election) release(lock resourcelock.Interface) {
 	e.Log.Info("released the Lease", zap.String("identity", e.Identity))
 }
 
-// epoch reads the Lease's transition count once this replica holds it. It
-// reads the Lease itself, not through the elector's lock, which caches the
-// last record unguarded while the elector renews it.
-func (e *Election) epoch(ctx context.Context) int64 {
+// epoch reads the Lease's transition count and holder once this replica
+// holds it ("" when unknown). It reads the Lease itself, not through the
+// elector's lock, which caches the last record unguarded while the
+// elector renews it.
+func (e *Election) epoch(ctx context.Context) (epoch int64, holder string) {
 	l, err := e.Client.CoordinationV1().Leases(e.Namespace).Get(ctx, LeaseName, metav1.GetOptions{})
 	if err != nil {
-		e.Log.Warn("cannot read the Lease's transitions; state written with epoch 0", zap.Error(err))
-		return 0
+		e.Log.Warn("cannot read the Lease's transitions; the term follows the state's epoch", zap.Error(err))
+		return 0, ""
+	}
+	if l.Spec.HolderIdentity != nil {
+		holder = *l.Spec.HolderIdentity
 	}
 	if l.Spec.LeaseTransitions == nil {
-		return 0
+		return 0, holder
 	}
-	return int64(*l.Spec.LeaseTransitions)
+	return int64(*l.Spec.LeaseTransitions), holder
 }
 
 // watchReleases signals, while this replica follows, each time the Lease

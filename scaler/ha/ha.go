@@ -241,14 +241,23 @@ func epochOf(cm *corev1.ConfigMap) int64 {
 
 // Load reads the last state written, if any.
 func Load(ctx context.Context, client kubernetes.Interface, namespace string) (*State, error) {
+	st, _, err := loadWithEpoch(ctx, client, namespace)
+	return st, err
+}
+
+// loadWithEpoch is Load with the epoch the state ConfigMap was written at
+// (its annotation; 0 when there is none), read even when the state itself
+// cannot be decoded.
+func loadWithEpoch(ctx context.Context, client kubernetes.Interface, namespace string) (*State, int64, error) {
 	cm, err := client.CoreV1().ConfigMaps(namespace).Get(ctx, StateName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return fromConfigMap(cm)
+	st, err := fromConfigMap(cm)
+	return st, epochOf(cm), err
 }
 
 func fromConfigMap(cm *corev1.ConfigMap) (*State, error) {

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/scaler"
@@ -65,7 +68,10 @@ type Leader struct {
 	Interval time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	Log *zap.Logger
+	// Recorder, when set, records a StateUnreadable Event on a state
+	// ConfigMap the leader cannot read.
+	Recorder record.EventRecorder
+	Log      *zap.Logger
 
 	leading atomic.Bool
 }
@@ -83,20 +89,21 @@ func (l *Leader) now() time.Time {
 	return time.Now()
 }
 
-// Run leads until ctx ends, in term epoch (the Lease's transition count).
-// It returns ErrFenced, having stopped everything, when a leader of a
-// later term wrote the state: this replica must not act any more.
+// Run leads until ctx ends. Its term is epoch (the Lease's transition
+// count, 0 without an election) or, when the state handed over is of a
+// later epoch, the one after it: a new term (the Lease deleted or reset,
+// leader election switched off or on, one replica instead of two) never
+// fences itself at its start. Run returns ErrFenced, having stopped
+// everything, when a leader of a later term wrote the state while this
+// one led: this replica must not act any more.
 func (l *Leader) Run(ctx context.Context, epoch int64) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	l.leading.Store(true)
 	l.Metrics.SetLeader(true)
 	defer func() { l.leading.Store(false); l.Metrics.SetLeader(false) }()
+	epoch = l.takeOver(ctx, epoch)
 	l.Log.Info("leading", zap.String("identity", l.Identity), zap.Int64("epoch", epoch))
-	if err := l.takeOver(ctx, epoch); err != nil {
-		l.Log.Error("a leader of a later term wrote the state: this replica does not act", zap.Error(err))
-		return err
-	}
 	if l.Store != nil {
 		l.Store.StartReporting()
 		defer l.Store.StopReporting()
@@ -140,14 +147,25 @@ func (l *Leader) Run(ctx context.Context, epoch int64) error {
 	return nil
 }
 
-// takeOver imports the state the previous leader handed over.
-func (l *Leader) takeOver(ctx context.Context, epoch int64) error {
-	st, err := Load(ctx, l.Client, l.Namespace)
+// takeOver imports the state the previous leader handed over and returns
+// this leader's term: epoch, or the state's epoch + 1 when that is later.
+// A state it cannot read is reported (a log line, a StateUnreadable Event
+// on its ConfigMap) and left for this leader's first write to replace:
+// it starts from what it can read, the HPAs' annotations among them.
+func (l *Leader) takeOver(ctx context.Context, epoch int64) int64 {
+	st, written, err := loadWithEpoch(ctx, l.Client, l.Namespace)
 	if err != nil {
-		l.Log.Warn("cannot read the previous leader's state", zap.Error(err))
+		l.Log.Warn("cannot read the previous leader's state: starting without it", zap.Error(err))
+		l.unreadableState(ctx, err)
+		st = nil
 	}
-	if st != nil && st.Epoch > epoch {
-		return fmt.Errorf("%w: the state is of epoch %d, later than this leader's %d", ErrFenced, st.Epoch, epoch)
+	// The state's epoch is its ConfigMap's annotation (what writes are
+	// fenced by), known even when the state cannot be decoded.
+	sameTermByAnother := written == epoch && (err != nil || (st != nil && st.Leader != l.Identity))
+	if written > epoch || sameTermByAnother {
+		l.Log.Info("the state handed over is of this epoch or a later one (a Lease deleted or reset, leader election switched, another format): this term follows it",
+			zap.Int64("stateEpoch", written), zap.Int64("leaseEpoch", epoch))
+		epoch = written + 1
 	}
 	floors := map[ground.TargetKey]bool{}
 	if st != nil {
@@ -168,7 +186,21 @@ func (l *Leader) takeOver(ctx context.Context, epoch int64) error {
 	if l.Actuator != nil {
 		l.Actuator.Resume(ctx, floors)
 	}
-	return nil
+	return epoch
+}
+
+// unreadableState records a StateUnreadable Event on the state ConfigMap,
+// when there is one to record it on.
+func (l *Leader) unreadableState(ctx context.Context, err error) {
+	if l.Recorder == nil {
+		return
+	}
+	cm, gerr := l.Client.CoreV1().ConfigMaps(l.Namespace).Get(ctx, StateName, metav1.GetOptions{})
+	if gerr != nil {
+		return
+	}
+	l.Recorder.Eventf(cm, corev1.EventTypeWarning, "StateUnreadable",
+		"leader %s cannot read the state handed over (%v): it starts without it (baselines are latched again, lessons and reports start empty) and writes a new one", l.Identity, err)
 }
 
 // refreshHistory refreshes the forecast history spread over time: every

@@ -3,6 +3,7 @@ package ha
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -257,24 +258,98 @@ func TestLeaderLosingTheLeaseStopsWriting(t *testing.T) {
 	})
 }
 
-// A replica whose term is older than the state's (it was paused while a
-// later leader took over) does not act at all.
-func TestLeaderFencedByALaterTerm(t *testing.T) {
+// TestANewTermFollowsTheState: a replica that starts leading never fences
+// itself on the state it finds (a Lease deleted by hand restarts its
+// transitions at 0, leader election switched off leads at 0, one replica
+// after two): its term follows the state's epoch, it acts at once, and the
+// state it writes carries that term, so that a leader of the old term
+// still running would be the one fenced. A state it cannot read is an
+// Event, and the leader starts without it.
+func TestANewTermFollowsTheState(t *testing.T) {
+	tests := []struct {
+		name       string
+		lease      int64
+		state      *State
+		garbage    bool
+		wantEpoch  int64
+		wantEvents []string
+	}{
+		{name: "the Lease deleted by hand after three handovers", lease: 0, state: &State{Leader: "primetime-2", Epoch: 3}, wantEpoch: 4},
+		{name: "a replica paused while another led: behind the state", lease: 7, state: &State{Leader: "primetime-2", Epoch: 9}, wantEpoch: 10},
+		{name: "leader election off, the same identity restarted", lease: 0, state: &State{Leader: "primetime-1", Epoch: 0}, wantEpoch: 0},
+		{name: "leader election off after another single replica", lease: 0, state: &State{Leader: "primetime-0", Epoch: 0}, wantEpoch: 1},
+		{name: "a normal handover: the Lease's term is later", lease: 5, state: &State{Leader: "primetime-0", Epoch: 4}, wantEpoch: 5},
+		{name: "no state yet", lease: 2, wantEpoch: 2},
+		{name: "a state it cannot read, written at epoch 6", lease: 2, garbage: true, wantEpoch: 7,
+			wantEvents: []string{"Warning StateUnreadable leader primetime-1 cannot read the state handed over (gzip: invalid header): it starts without it (baselines are latched again, lessons and reports start empty) and writes a new one"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+				cfg := parseConfig(t, floorTarget, `windows:
+  - {name: now, start: "2026-11-25T20:01:00Z", duration: 15m, replicas: 40, targets: [shop/web]}
+`)
+				if tt.state != nil {
+					tt.state.At = start.Add(-time.Minute)
+				}
+				r := newLeaderRig(t, start, cfg, webHPA(3, nil), tt.state)
+				if tt.garbage {
+					if err := write(t.Context(), r.client, "primetime", 6, []byte("this is not a gzipped state")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				stateEvents := record.NewFakeRecorder(10)
+				r.leader.Recorder = stateEvents
+				ctx, cancel := context.WithCancel(t.Context())
+				done := make(chan error, 1)
+				go func() { done <- r.leader.Run(ctx, tt.lease) }()
+				time.Sleep(30 * time.Second)
+				synctest.Wait()
+				if m, ann := r.hpa(t); m != 40 || ann != "3" {
+					t.Errorf("minReplicas %d, annotation %q; want 40 and \"3\": the new leader acts", m, ann)
+				}
+				st, err := Load(t.Context(), r.client, "primetime")
+				if err != nil || st == nil || st.Epoch != tt.wantEpoch || st.Leader != "primetime-1" {
+					t.Errorf("state written: %+v, %v; want primetime-1's at epoch %d", st, err, tt.wantEpoch)
+				}
+				if got := drain(stateEvents.Events); !slices.Equal(got, tt.wantEvents) {
+					t.Errorf("Events %q, want %q", got, tt.wantEvents)
+				}
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Run: %v, want nil (a shutdown)", err)
+				}
+			})
+		})
+	}
+}
+
+// TestALeaderOvertakenWhileLeadingStops: a later term that writes the state
+// while this leader leads fences it: Run returns ErrFenced and the HPA
+// keeps what the later leader wrote.
+func TestALeaderOvertakenWhileLeadingStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 		cfg := parseConfig(t, floorTarget, `windows:
   - {name: now, start: "2026-11-25T20:01:00Z", duration: 15m, replicas: 40, targets: [shop/web]}
 `)
-		r := newLeaderRig(t, start, cfg, webHPA(3, nil), &State{At: start, Leader: "primetime-2", Epoch: 9})
-		before := len(r.client.Actions())
-		err := r.leader.Run(t.Context(), 7)
-		if !errors.Is(err, ErrFenced) || err.Error() != "fenced: the state is of epoch 9, later than this leader's 7" {
-			t.Fatalf("Run: %v, want fenced", err)
+		r := newLeaderRig(t, start, cfg, webHPA(3, nil), nil)
+		done := make(chan error, 1)
+		go func() { done <- r.leader.Run(t.Context(), 4) }()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if err := Publish(t.Context(), r.client, "primetime", &State{At: start, Leader: "primetime-2", Epoch: 5}); err != nil {
+			t.Fatal(err)
 		}
-		for _, a := range r.client.Actions()[before:] {
-			if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
-				t.Errorf("a fenced leader wrote: %s %s", a.GetVerb(), a.GetResource().Resource)
-			}
+		r.load.mu.Lock()
+		r.load.load = 1100 // a change: the leader writes at once
+		r.load.mu.Unlock()
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		err := <-done
+		if !errors.Is(err, ErrFenced) || err.Error() != "fenced: the state was written by a leader of epoch 5, after this one's (4)" {
+			t.Fatalf("Run: %v, want fenced", err)
 		}
 	})
 }
