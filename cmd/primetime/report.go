@@ -264,8 +264,7 @@ func (h *reportHistory) source(t *ground.Target) (sources.Source, error) {
 			if share := h.flags.datadogBudgetShare; share <= 0 || share > 1 {
 				return nil, fmt.Errorf("--datadog-budget-share %v is not in (0, 1]", share)
 			}
-			cfg := datadog.ConfigFromEnv(os.Getenv)
-			cfg.Endpoint, cfg.BudgetShare = h.flags.datadogURL, h.flags.datadogBudgetShare
+			cfg := h.flags.datadogConfig()
 			cfg.Logger = zap.NewNop()
 			src, err := datadog.New(cfg)
 			if err != nil {

@@ -26,7 +26,19 @@ import (
 type sourceFlags struct {
 	prom               promFlags
 	datadogURL         string
+	datadogSite        string
 	datadogBudgetShare float64
+}
+
+// datadogConfig is the Datadog source's configuration: keys and site from
+// the environment (DD_API_KEY, DD_APP_KEY, DD_SITE), the flags over them.
+func (o *sourceFlags) datadogConfig() datadog.Config {
+	cfg := datadog.ConfigFromEnv(os.Getenv)
+	if o.datadogSite != "" {
+		cfg.Site = o.datadogSite
+	}
+	cfg.Endpoint, cfg.BudgetShare = o.datadogURL, o.datadogBudgetShare
+	return cfg
 }
 
 type promFlags struct {
@@ -44,6 +56,7 @@ func (o *sourceFlags) install(f *pflag.FlagSet) {
 	f.BoolVar(&o.prom.insecureSkipVerify, "prometheus-insecure-skip-verify", false, "do not verify Prometheus' certificate")
 	f.DurationVar(&o.prom.timeout, "prometheus-timeout", 3*time.Second, "timeout of one Prometheus query")
 	f.StringVar(&o.datadogURL, "datadog-url", "", "Datadog API base URL, for a proxy or a private endpoint; its path is kept (default: from DD_SITE)")
+	f.StringVar(&o.datadogSite, "datadog-site", "", "Datadog site: datadoghq.com (US1, the default), us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com or ddog-gov.com, or the address of its app or API (default: DD_SITE)")
 	f.Float64Var(&o.datadogBudgetShare, "datadog-budget-share", datadog.DefaultBudgetShare, "share of the Datadog organisation's query budget (x-ratelimit-limit per period) primetime spends, live reads and forecast history together, in (0, 1]; the refresh interval stretches to stay within it")
 }
 
@@ -74,9 +87,7 @@ func (o *sourceFlags) registerSources(ctx context.Context, poller *sources.Polle
 		register(src)
 	}
 	if os.Getenv("DD_API_KEY") != "" {
-		ddCfg := datadog.ConfigFromEnv(os.Getenv)
-		ddCfg.Endpoint = o.datadogURL
-		ddCfg.BudgetShare = o.datadogBudgetShare
+		ddCfg := o.datadogConfig()
 		ddCfg.Logger, ddCfg.Observer, ddCfg.RateLimits = log.Named("datadog"), m, m
 		if o.datadogBudgetShare <= 0 || o.datadogBudgetShare > 1 {
 			return fmt.Errorf("--datadog-budget-share %v is not in (0, 1]", o.datadogBudgetShare)

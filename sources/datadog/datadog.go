@@ -179,26 +179,16 @@ func ConfigFromEnv(getenv func(string) string) Config {
 	return Config{Site: getenv("DD_SITE"), APIKey: getenv("DD_API_KEY"), AppKey: getenv("DD_APP_KEY")}
 }
 
-// NormalizeSite turns what people put in DD_SITE into a site name:
-// "https://api.datadoghq.eu/" and "api.datadoghq.eu" are "datadoghq.eu".
-func NormalizeSite(site string) string {
-	s := strings.TrimSpace(site)
-	if i := strings.Index(s, "://"); i >= 0 {
-		s = s[i+3:]
-	}
-	s = strings.TrimRight(s, "/")
-	return strings.TrimPrefix(s, "api.")
-}
-
 // New returns a Datadog source.
 func New(cfg Config) (*Source, error) {
 	if cfg.APIKey == "" || cfg.AppKey == "" {
 		return nil, errors.New("datadog: DD_API_KEY and DD_APP_KEY must both be set")
 	}
-	cfg.Site = NormalizeSite(cfg.Site)
-	if cfg.Site == "" {
-		cfg.Site = "datadoghq.com"
+	site, err := ParseSite(cfg.Site)
+	if err != nil && cfg.Endpoint == "" {
+		return nil, fmt.Errorf("datadog: %w", err)
 	}
+	cfg.Site = site.Domain
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -258,9 +248,9 @@ func New(cfg Config) (*Source, error) {
 		ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"protocol": u.Scheme, "name": u.Host + strings.TrimRight(u.EscapedPath(), "/")})
 	case slices.Contains(dc.Servers[0].Variables["site"].EnumValues, cfg.Site):
 		ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"site": cfg.Site})
-	default:
+	default: // a site the client does not list yet
 		ctx = context.WithValue(ctx, datadog.ContextServerIndex, 1)
-		ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"protocol": "https", "name": "api." + cfg.Site})
+		ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"protocol": "https", "name": site.APIHost()})
 	}
 	s := &Source{
 		cfg:    cfg,

@@ -491,28 +491,6 @@ func TestEndpointKeepsItsPath(t *testing.T) {
 	}
 }
 
-// Item 9: DD_SITE as people write it.
-func TestSiteIsNormalised(t *testing.T) {
-	cases := []struct{ site, url string }{
-		{"", "https://api.datadoghq.com"},
-		{"datadoghq.eu", "https://api.datadoghq.eu"},
-		{"https://api.datadoghq.eu", "https://api.datadoghq.eu"},
-		{"api.datadoghq.eu/", "https://api.datadoghq.eu"},
-		{"https://us5.datadoghq.com/", "https://api.us5.datadoghq.com"},
-		{"datadog.internal.example", "https://api.datadog.internal.example"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.site, func(t *testing.T) {
-			src, err := New(Config{APIKey: "a", AppKey: "b", Site: tc.site})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if src.BaseURL() != tc.url {
-				t.Errorf("DD_SITE=%q calls %s, want %s", tc.site, src.BaseURL(), tc.url)
-			}
-		})
-	}
-}
 
 // Item 9: series without query_index in a call of several queries are
 // dropped with one warning per series, not silently.
