@@ -491,7 +491,6 @@ func TestEndpointKeepsItsPath(t *testing.T) {
 	}
 }
 
-
 // Item 9: series without query_index in a call of several queries are
 // dropped with one warning per series, not silently.
 func TestSeriesWithoutQueryIndexWarnsOnce(t *testing.T) {
