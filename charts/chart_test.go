@@ -143,15 +143,15 @@ func TestDefaults(t *testing.T) {
 	}
 	t.Run("restricted pod security", func(t *testing.T) {
 		for path, want := range map[string]any{
-			"pod runAsNonRoot":          get(pod, "securityContext", "runAsNonRoot") == true,
-			"pod seccomp":               str(pod, "securityContext", "seccompProfile", "type") == "RuntimeDefault",
-			"allowPrivilegeEscalation":  get(c, "securityContext", "allowPrivilegeEscalation") == false,
-			"readOnlyRootFilesystem":    get(c, "securityContext", "readOnlyRootFilesystem") == true,
-			"capabilities drop ALL":     strings.Join(toStrings(get(c, "securityContext", "capabilities", "drop")), ",") == "ALL",
-			"resources requests":        get(c, "resources", "requests") != nil,
-			"liveness on /healthz":      str(c, "livenessProbe", "httpGet", "path") == "/healthz",
-			"readiness on /readyz":      str(c, "readinessProbe", "httpGet", "path") == "/readyz",
-			"image from make image": strings.HasPrefix(str(c, "image"), "ghcr.io/primetime-dev/primetime:"),
+			"pod runAsNonRoot":         get(pod, "securityContext", "runAsNonRoot") == true,
+			"pod seccomp":              str(pod, "securityContext", "seccompProfile", "type") == "RuntimeDefault",
+			"allowPrivilegeEscalation": get(c, "securityContext", "allowPrivilegeEscalation") == false,
+			"readOnlyRootFilesystem":   get(c, "securityContext", "readOnlyRootFilesystem") == true,
+			"capabilities drop ALL":    strings.Join(toStrings(get(c, "securityContext", "capabilities", "drop")), ",") == "ALL",
+			"resources requests":       get(c, "resources", "requests") != nil,
+			"liveness on /healthz":     str(c, "livenessProbe", "httpGet", "path") == "/healthz",
+			"readiness on /readyz":     str(c, "readinessProbe", "httpGet", "path") == "/readyz",
+			"image from make image":    strings.HasPrefix(str(c, "image"), "ghcr.io/primetime-dev/primetime:"),
 		} {
 			if want != true {
 				t.Errorf("%s: not set as the restricted standard wants", path)
