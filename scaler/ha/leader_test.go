@@ -353,3 +353,33 @@ func TestALeaderOvertakenWhileLeadingStops(t *testing.T) {
 		}
 	})
 }
+
+// TestTheStateDeletedByHand: an SRE deletes the state ConfigMap while the
+// leader runs: the leader's next write creates it again, at its own term.
+func TestTheStateDeletedByHand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+		cfg := parseConfig(t, floorTarget, `windows:
+  - {name: now, start: "2026-11-25T20:01:00Z", duration: 15m, replicas: 40, targets: [shop/web]}
+`)
+		r := newLeaderRig(t, start, cfg, webHPA(3, nil), &State{At: start, Leader: "primetime-0", Epoch: 2})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- r.leader.Run(ctx, 3) }()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if err := r.client.CoreV1().ConfigMaps("primetime").Delete(t.Context(), StateName, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		st, err := Load(t.Context(), r.client, "primetime")
+		if err != nil || st == nil || st.Epoch != 3 || st.Leader != "primetime-1" {
+			t.Errorf("after the deletion: %+v, %v; want primetime-1's state again at epoch 3", st, err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v, want nil", err)
+		}
+	})
+}
