@@ -47,7 +47,7 @@ chart: ## The chart, linted against its schema and packaged with VERSION as vers
 
 release: ## make release VERSION=x.y.z: the image, the chart, the binaries, SHA256SUMS and the release notes (from CHANGELOG.md) under $(DIST)
 	@[[ "$(VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$$ ]] || { echo "release: want make release VERSION=x.y.z, got '$(VERSION)'" >&2; exit 2; }
-	@git diff --quiet HEAD -- || { echo "release: the work tree has uncommitted changes" >&2; exit 2; }
+	@[ -z "$$(git status --porcelain)" ] || { echo "release: the work tree has uncommitted or untracked files" >&2; exit 2; }
 	@$(MKRELEASE) notes --version "$(VERSION)" CHANGELOG.md >/dev/null
 	rm -rf "$(DIST)"
 	$(MAKE) --no-print-directory image chart VERSION="$(VERSION)"

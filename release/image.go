@@ -47,6 +47,7 @@ func Image(p Platform, binary []byte, m Meta) (v1.Image, error) {
 		Variant:      p.variant(),
 		Created:      created,
 		Author:       Source,
+		RootFS:       v1.RootFS{Type: "layers"}, // the spec's only value; mutate fills the diff IDs
 		Config: v1.Config{
 			User:         User,
 			Entrypoint:   []string{Entrypoint},

@@ -96,6 +96,9 @@ func TestImageConfig(t *testing.T) {
 				t.Errorf("label %s = %q, want %q", k, c.Labels[k], v)
 			}
 		}
+		if cf.RootFS.Type != "layers" {
+			t.Errorf("rootfs.type %q, want layers (umoci and BuildKit refuse anything else)", cf.RootFS.Type)
+		}
 		if n := len(cf.RootFS.DiffIDs); n != 2 || len(cf.History) != 2 || !cf.History[0].Created.Equal(testMeta.Time) {
 			t.Errorf("%d layers, history %+v: want 2 layers dated by the commit", n, cf.History)
 		}
