@@ -385,7 +385,7 @@ func (s *Source) batches(p plan) [][]string {
 func (s *Source) liveWindow(texts []string) time.Duration {
 	w := s.cfg.Window
 	for _, t := range texts {
-		w = max(w, 3*rollupOf(t))
+		w = max(w, 3*ground.DatadogRollup(t))
 	}
 	return w
 }

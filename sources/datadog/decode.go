@@ -2,9 +2,7 @@ package datadog
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,19 +26,6 @@ func PinRollup(query string, rollup time.Duration) string {
 		fn = "sum"
 	}
 	return fmt.Sprintf("%s.rollup(%s,%d)", query, fn, int64(rollup/time.Second))
-}
-
-var rollupArg = regexp.MustCompile(`\.rollup\(\s*(?:[a-z]+\s*,\s*)?(\d+)\s*\)`)
-
-// rollupOf returns the widest rollup interval a query holds, or 0.
-func rollupOf(query string) time.Duration {
-	var w time.Duration
-	for _, m := range rollupArg.FindAllStringSubmatch(query, -1) {
-		if n, err := strconv.Atoi(m[1]); err == nil {
-			w = max(w, time.Duration(n)*time.Second)
-		}
-	}
-	return w
 }
 
 // groupedError answers a query that returns several series.
