@@ -12,7 +12,10 @@ import (
 type Metrics struct {
 	requests   *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
+	ddLimit    *prometheus.GaugeVec
+	ddPeriod   *prometheus.GaugeVec
 	ddBudget   *prometheus.GaugeVec
+	ddReset    *prometheus.GaugeVec
 	ddBackoff  prometheus.Gauge
 	ddInterval *prometheus.GaugeVec
 }
@@ -29,11 +32,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of requests to load sources.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"source"}),
-		// A vector, so that it is absent until Datadog's first answer
-		// carried the header: never a made-up 0.
+		// Vectors, so that each is absent until Datadog's first answer
+		// carried its header: never a made-up 0.
+		ddLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "primetime_datadog_ratelimit_limit",
+			Help: "Datadog query API calls the organisation may make per rate-limit period (x-ratelimit-limit), by rate limit (x-ratelimit-name); absent before the first answer carrying it.",
+		}, []string{"name"}),
+		ddPeriod: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "primetime_datadog_ratelimit_period_seconds",
+			Help: "Length of the Datadog query API's rate-limit period (x-ratelimit-period), by rate limit (x-ratelimit-name); absent before the first answer carrying it.",
+		}, []string{"name"}),
 		ddBudget: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "primetime_datadog_ratelimit_remaining",
-			Help: "Datadog query API calls left in the current rate-limit period (x-ratelimit-remaining), by rate limit (x-ratelimit-name); absent before the first answer.",
+			Help: "Datadog query API calls left in the current rate-limit period (x-ratelimit-remaining), by rate limit (x-ratelimit-name); absent before the first answer carrying it.",
+		}, []string{"name"}),
+		ddReset: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "primetime_datadog_ratelimit_reset_seconds",
+			Help: "Seconds until the Datadog query API's rate-limit period resets, as the last answer announced it (x-ratelimit-reset), by rate limit (x-ratelimit-name); absent before the first answer carrying it.",
 		}, []string{"name"}),
 		ddBackoff: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "primetime_datadog_backoff_seconds",
@@ -44,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time between two refreshes of the Datadog loads in force, stretched from the base interval to stay within primetime's share of the rate-limit budget; absent before the first refresh.",
 		}, nil),
 	}
-	reg.MustRegister(m.requests, m.duration, m.ddBudget, m.ddBackoff, m.ddInterval)
+	reg.MustRegister(m.requests, m.duration, m.ddLimit, m.ddPeriod, m.ddBudget, m.ddReset, m.ddBackoff, m.ddInterval)
 	return m
 }
 
@@ -57,13 +72,51 @@ func (m *Metrics) ObserveRequest(source ground.SourceKind, outcome Outcome, d ti
 	m.duration.WithLabelValues(string(source)).Observe(d.Seconds())
 }
 
-// SetDatadogRateLimit records the calls left in the period of the rate
-// limit named name (x-ratelimit-remaining and x-ratelimit-name).
-func (m *Metrics) SetDatadogRateLimit(name string, remaining float64) {
+// DatadogRateLimit is what one Datadog answer announced of its rate limit
+// (the x-ratelimit-* headers). Only the fields whose Has flag is set were
+// announced; the others are zero and leave their gauge as it was.
+type DatadogRateLimit struct {
+	// Name is the rate limit's name (x-ratelimit-name), as last announced.
+	Name string
+	// Limit is the calls allowed per period (x-ratelimit-limit).
+	Limit    float64
+	HasLimit bool
+	// Period is the rate-limit period (x-ratelimit-period).
+	Period    time.Duration
+	HasPeriod bool
+	// Remaining is the calls left in the current period
+	// (x-ratelimit-remaining).
+	Remaining    float64
+	HasRemaining bool
+	// Reset is the time until the current period ends (x-ratelimit-reset).
+	Reset    time.Duration
+	HasReset bool
+}
+
+// Announced reports whether the answer carried any of the figures.
+func (r DatadogRateLimit) Announced() bool {
+	return r.HasLimit || r.HasPeriod || r.HasRemaining || r.HasReset
+}
+
+// SetDatadogRateLimit records the figures an answer announced of the rate
+// limit named r.Name; a figure it did not carry keeps its last value (or
+// stays absent).
+func (m *Metrics) SetDatadogRateLimit(r DatadogRateLimit) {
 	if m == nil {
 		return
 	}
-	m.ddBudget.WithLabelValues(name).Set(remaining)
+	if r.HasLimit {
+		m.ddLimit.WithLabelValues(r.Name).Set(r.Limit)
+	}
+	if r.HasPeriod {
+		m.ddPeriod.WithLabelValues(r.Name).Set(r.Period.Seconds())
+	}
+	if r.HasRemaining {
+		m.ddBudget.WithLabelValues(r.Name).Set(r.Remaining)
+	}
+	if r.HasReset {
+		m.ddReset.WithLabelValues(r.Name).Set(r.Reset.Seconds())
+	}
 }
 
 // SetDatadogBackoff records the time left before Datadog may be called

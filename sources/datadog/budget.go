@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/primetime-dev/primetime/sources"
 )
 
 // budget paces the calls by the rate limit Datadog announces in every
@@ -102,29 +104,34 @@ func (b *budget) refreshed(now time.Time, planned, calls int, outage bool) {
 	b.prune(now)
 }
 
-// observe reads the rate-limit headers of an answer, and reports whether it
-// carried x-ratelimit-remaining.
-func (b *budget) observe(now time.Time, h http.Header) bool {
+// observe reads the rate-limit headers of an answer and returns the figures
+// it announced (only those set), named by the last x-ratelimit-name seen.
+func (b *budget) observe(now time.Time, h http.Header) sources.DatadogRateLimit {
+	var r sources.DatadogRateLimit
 	if h == nil {
-		return false
+		return r
 	}
 	if v, ok := headerFloat(h, "X-RateLimit-Limit"); ok && v > 0 {
 		b.limit, b.seen = v, true
+		r.Limit, r.HasLimit = v, true
 	}
 	if d, ok := headerSeconds(h, "X-RateLimit-Period"); ok && d > 0 {
 		b.period = d
+		r.Period, r.HasPeriod = d, true
 	}
 	if n := strings.TrimSpace(h.Get("X-RateLimit-Name")); n != "" {
 		b.name = n
 	}
 	if d, ok := headerSeconds(h, "X-RateLimit-Reset"); ok && d >= 0 {
 		b.resetAt = now.Add(d)
+		r.Reset, r.HasReset = d, true
 	}
-	v, ok := headerFloat(h, "X-RateLimit-Remaining")
-	if ok {
+	if v, ok := headerFloat(h, "X-RateLimit-Remaining"); ok {
 		b.remaining, b.hasRemaining, b.seen = max(v, 0), true, true
+		r.Remaining, r.HasRemaining = b.remaining, true
 	}
-	return ok
+	r.Name = b.name
+	return r
 }
 
 // spentBesides returns the history calls and the live calls beyond the

@@ -179,24 +179,24 @@ func (s *Source) rateLimited(now time.Time, h http.Header, why string) *sources.
 	return &sources.RateLimitError{RetryAt: until}
 }
 
-// account counts a call in the budget and reads its rate-limit headers. A
-// spent budget (x-ratelimit-remaining 0) pauses calls until the reset; a
+// account counts a call in the budget and reads its rate-limit headers,
+// recording the figures the answer announced (primetime_datadog_ratelimit_*).
+// A spent budget (x-ratelimit-remaining 0) pauses calls until the reset; a
 // call that is not a 429 starts the 429 back-off again from its first step.
 func (s *Source) account(p purpose, now time.Time, status int, h http.Header) {
 	s.mu.Lock()
 	s.budget.count(now, p)
-	seen := s.budget.observe(now, h)
-	name, remaining := s.budget.name, s.budget.remaining
+	rl := s.budget.observe(now, h)
 	if status != 0 && status != http.StatusTooManyRequests {
 		s.limitBackoff = RateLimitBackoff
-		if seen && remaining <= 0 && !s.budget.resetAt.IsZero() && s.budget.resetAt.After(s.pauseUntil) {
+		if rl.HasRemaining && rl.Remaining <= 0 && !s.budget.resetAt.IsZero() && s.budget.resetAt.After(s.pauseUntil) {
 			s.pauseUntil = s.budget.resetAt
 		}
 	}
 	pause := max(s.pauseUntil.Sub(now), 0)
 	s.mu.Unlock()
-	if seen {
-		s.cfg.RateLimits.SetDatadogRateLimit(name, remaining)
+	if rl.Announced() {
+		s.cfg.RateLimits.SetDatadogRateLimit(rl)
 	}
 	s.cfg.RateLimits.SetDatadogBackoff(pause)
 }

@@ -62,10 +62,11 @@ const (
 // up to RateLimitJitter. A 429 with the header pauses until the reset.
 var RateLimitBackoff = wait.Backoff{Duration: 30 * time.Second, Factor: 2, Steps: math.MaxInt32, Cap: 5 * time.Minute}
 
-// RateLimitRecorder receives the rate-limit budget, the pause and the
-// refresh interval in force (sources.Metrics does).
+// RateLimitRecorder receives the rate-limit figures each answer announces
+// (x-ratelimit-limit, -period, -remaining, -reset, by -name), the pause and
+// the refresh interval in force (sources.Metrics does).
 type RateLimitRecorder interface {
-	SetDatadogRateLimit(name string, remaining float64)
+	SetDatadogRateLimit(r sources.DatadogRateLimit)
 	SetDatadogBackoff(d time.Duration)
 	SetDatadogRefreshInterval(d time.Duration)
 }
