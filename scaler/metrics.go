@@ -176,7 +176,7 @@ var targetFamilies = [...]struct{ name, help string }{
 	{"primetime_target_load", "Load of each target: observed, forecast, scheduled (behind a window's floor) and effective (the highest)."},
 	{"primetime_target_replicas", "Replicas of each target: current, desired, floor (windows) and cap (quiet windows)."},
 	{"primetime_window_active", "1 while a window acts on a target: it sets the target's floor (from the start of pre-scaling to the end of its step-down) or its quiet cap, by phase: lead, active, cooldown, step-down, quiet. Of overlapping windows, the one whose floor or cap is in force."},
-	{"primetime_source_data_age_seconds", "Age of the newest load value of each target."},
+	{"primetime_source_data_age_seconds", "Age of the newest load value of each target, from the end of the time it describes (a Datadog bucket's end)."},
 	{"primetime_window_targets", "Targets a window is in force on (whether or not its floor or cap is the one that counts), by phase."},
 }
 

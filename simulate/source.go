@@ -37,7 +37,10 @@ func (tr Trace) LoadAt(t time.Time) (float64, bool) {
 
 // traceSource is a load source that answers from a trace, late by the
 // metric delay, as a metrics backend does: at now it knows the load up
-// to now-delay. The runner sets now before each call.
+// to now-delay. A Datadog query that pins a rollup (.rollup(avg, 300)) is
+// answered as Datadog does: the mean load of the newest bucket that ended
+// by now-delay, buckets aligned on the epoch, stamped at the bucket's end.
+// The runner sets now before each call.
 type traceSource struct {
 	kind  ground.SourceKind
 	trace Trace
@@ -50,23 +53,64 @@ var _ sources.Source = (*traceSource)(nil)
 func (s *traceSource) Kind() ground.SourceKind { return s.kind }
 
 func (s *traceSource) Fetch(_ context.Context, queries []sources.Query, now time.Time) map[string]sources.Result {
-	at := now.Add(-s.delay)
-	r := sources.Result{Err: sources.ErrNoData}
-	if v, ok := s.trace.LoadAt(at); ok {
-		r = sources.Result{Value: sources.Value{V: v, At: at}}
-	}
+	known := now.Add(-s.delay)
 	out := make(map[string]sources.Result, len(queries))
 	for _, q := range queries {
+		r := sources.Result{Err: sources.ErrNoData}
+		if w := s.rollup(q); w > 0 {
+			end := known.Truncate(w)
+			if v, ok := s.trace.Mean(end.Add(-w), end); ok {
+				r = sources.Result{Value: sources.Value{V: v, At: end, Span: w}}
+			}
+		} else if v, ok := s.trace.LoadAt(known); ok {
+			r = sources.Result{Value: sources.Value{V: v, At: known}}
+		}
 		out[q.Key()] = r
 	}
 	return out
 }
 
-func (s *traceSource) History(_ context.Context, _ sources.Query, from, to time.Time, step time.Duration) (ground.Series, error) {
+// rollup is the bucket width of a query: the rollup a Datadog query pins,
+// else 0 (a point value).
+func (s *traceSource) rollup(q sources.Query) time.Duration {
+	if s.kind != ground.SourceDatadog {
+		return 0
+	}
+	return ground.DatadogRollup(q.Spec.Datadog)
+}
+
+// Mean returns the mean load over [from, to), sampled every Step, and
+// false when the trace does not cover all of it.
+func (tr Trace) Mean(from, to time.Time) (float64, bool) {
+	if len(tr) == 0 || from.Before(tr[0].T) || to.After(tr[len(tr)-1].T.Add(Step)) || !from.Before(to) {
+		return 0, false
+	}
+	sum, n := 0.0, 0
+	for t := from; t.Before(to); t = t.Add(Step) {
+		v, ok := tr.LoadAt(t)
+		if !ok {
+			return 0, false
+		}
+		sum += v
+		n++
+	}
+	return sum / float64(n), true
+}
+
+func (s *traceSource) History(_ context.Context, q sources.Query, from, to time.Time, step time.Duration) (ground.Series, error) {
 	if step <= 0 {
 		return nil, fmt.Errorf("history step must be positive, got %s", step)
 	}
 	known := s.now.Add(-s.delay)
+	if w := s.rollup(q); w > 0 {
+		var out ground.Series
+		for end := from.Truncate(w).Add(w); !end.After(to) && !end.After(known); end = end.Add(w) {
+			if v, ok := s.trace.Mean(end.Add(-w), end); ok {
+				out = append(out, ground.Sample{T: end, V: v})
+			}
+		}
+		return out, nil
+	}
 	var out ground.Series
 	for t := from; !t.After(to) && !t.After(known); t = t.Add(step) {
 		if v, ok := s.trace.LoadAt(t); ok {

@@ -41,7 +41,8 @@ func (c *Cache) Put(key string, r Result, fetchedAt time.Time) {
 }
 
 // Get returns what is known about key at now, given the source's staleness
-// limit. The last good value is served while it is younger than maxAge,
+// limit. The last good value is served while it is at most maxAge plus its
+// Span old (a value from a 5-minute bucket is replaced once per 5 minutes),
 // even if the latest fetch failed (a blip); after that the reading is stale.
 func (c *Cache) Get(key string, now time.Time, maxAge time.Duration) Reading {
 	c.mu.RLock()
@@ -61,8 +62,8 @@ func (c *Cache) Get(key string, now time.Time, maxAge time.Duration) Reading {
 	if age < 0 {
 		age = 0
 	}
-	if age > maxAge {
-		return Reading{Status: StatusStale, Value: cp.last, Age: age, Err: &StaleError{Age: age, Limit: maxAge, Cause: cp.lastErr}}
+	if limit := maxAge + cp.last.Span; age > limit {
+		return Reading{Status: StatusStale, Value: cp.last, Age: age, Err: &StaleError{Age: age, Limit: limit, Span: cp.last.Span, Cause: cp.lastErr}}
 	}
 	return Reading{Status: StatusOK, Value: cp.last, Age: age}
 }

@@ -41,8 +41,14 @@ func (q Query) Key() string {
 
 // Value is a load value and the time it describes.
 type Value struct {
-	V  float64
+	V float64
+	// At is the end of the time the value describes (a Datadog bucket's
+	// end): its age is measured from there.
 	At time.Time
+	// Span is the width of the bucket the value summarises (a Datadog
+	// rollup), zero for an instant. A new value comes only once per
+	// Span, so the value stays fresh for Span beyond the staleness limit.
+	Span time.Duration
 }
 
 // Result is the outcome of fetching one query: a Value, or an error that
@@ -133,13 +139,18 @@ func (r Reading) Load() ground.Opt[float64] {
 
 // StaleError says the newest value is older than the source's limit.
 type StaleError struct {
-	Age, Limit time.Duration
+	// Limit is the staleness limit plus Span, the width of the value's
+	// bucket.
+	Age, Limit, Span time.Duration
 	// Cause is the last fetch's error, if it failed.
 	Cause error
 }
 
 func (e *StaleError) Error() string {
 	msg := fmt.Sprintf("data is %s old, older than the %s limit", e.Age.Round(time.Second), e.Limit)
+	if e.Span > 0 {
+		msg = fmt.Sprintf("data is %s old, older than the %s limit (the %s limit plus its %s bucket)", e.Age.Round(time.Second), e.Limit, e.Limit-e.Span, e.Span)
+	}
 	if e.Cause != nil {
 		msg += ": " + e.Cause.Error()
 	}

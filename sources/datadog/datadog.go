@@ -590,7 +590,8 @@ func (s *Source) HistoryBatch(ctx context.Context, queries []sources.Query, from
 		case 0:
 			put(t, sources.HistoryResult{})
 		case 1:
-			put(t, sources.HistoryResult{Series: completePoints(list[0], now, s.cfg.Rollup)})
+			points, _ := completePoints(list[0], now, s.cfg.Rollup)
+			put(t, sources.HistoryResult{Series: points})
 		default:
 			put(t, sources.HistoryResult{Err: groupedError(set.original[t], len(list))})
 		}

@@ -295,7 +295,7 @@ func TestSeriesShapes(t *testing.T) {
 		value  float64
 		words  string
 	}{
-		{"sum:old{*}", sources.StatusStale, 0, "data is 4m0s old, older than the 2m0s limit"},
+		{"sum:old{*}", sources.StatusStale, 0, "data is 4m0s old, older than the 2m30s limit (the 2m0s limit plus its 30s bucket)"},
 		{"sum:nulls{*}", sources.StatusOK, 7, ""}, // nulls skipped, the bucket still filling ignored
 		{"sum:grouped{*} by {host}", sources.StatusError, 0, `datadog query "sum:grouped{*} by {host}" returns 2 series (one per group), want one`},
 		{"sum:empty{*}", sources.StatusNoData, 0, "no data"},

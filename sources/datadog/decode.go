@@ -34,8 +34,8 @@ func groupedError(query string, n int) error {
 }
 
 // latest returns the newest complete point of a query's series, stamped at
-// the end of its bucket.
-func latest(list []datadogV1.MetricsQueryMetadata, query string, end time.Time, rollup time.Duration) sources.Result {
+// the end of its bucket, its Span the bucket's width.
+func latest(list []datadogV1.MetricsQueryMetadata, query string, end time.Time, settle time.Duration) sources.Result {
 	switch len(list) {
 	case 0:
 		return sources.Result{Err: sources.ErrNoData}
@@ -43,28 +43,29 @@ func latest(list []datadogV1.MetricsQueryMetadata, query string, end time.Time, 
 	default:
 		return sources.Result{Err: groupedError(query, len(list))}
 	}
-	points := completePoints(list[0], end, rollup)
+	points, width := completePoints(list[0], end, settle)
 	if len(points) == 0 {
 		return sources.Result{Err: sources.ErrNoData}
 	}
 	p := points[len(points)-1]
-	return sources.Result{Value: sources.Value{V: p.V, At: p.T}}
+	return sources.Result{Value: sources.Value{V: p.V, At: p.T, Span: width}}
 }
 
 // completePoints returns a series' non-null points whose bucket is
-// complete, in time order, each stamped with the end of its bucket. A
-// bucket spans [timestamp, timestamp + the series' interval) (the pinned
-// rollup when the answer gives none); it is complete once it ended at least
-// one rollup interval (the pinned rollup, or the bucket's own width when
-// wider) before end: points of the last minute reach Datadog late, so a
-// bucket that just ended may hold only some hosts' points. Skipping by time
-// works whatever the interval: at 1 s it skips 30 buckets, at 300 s one.
-func completePoints(series datadogV1.MetricsQueryMetadata, end time.Time, rollup time.Duration) ground.Series {
+// complete, in time order, each stamped with the end of its bucket, and
+// the buckets' width. A bucket spans [timestamp, timestamp + the series'
+// interval) (settle, the pinned rollup, when the answer gives none); it is
+// complete once it ended at least settle before end: the points of the
+// last half minute reach Datadog late, so a bucket that just ended may
+// hold only some hosts' points. Whatever the width, the newest bucket that
+// can be complete is read: at 1 s buckets that skips 30 of them, at 300 s
+// the one still filling, and the value read is at most width + settle old.
+func completePoints(series datadogV1.MetricsQueryMetadata, end time.Time, settle time.Duration) (ground.Series, time.Duration) {
 	width := time.Duration(series.GetInterval()) * time.Second
 	if width <= 0 {
-		width = rollup
+		width = settle
 	}
-	cutoff := end.Add(-max(width, rollup))
+	cutoff := end.Add(-settle)
 	var out ground.Series
 	for _, p := range series.Pointlist {
 		if len(p) < 2 || p[0] == nil || p[1] == nil {
@@ -77,5 +78,5 @@ func completePoints(series datadogV1.MetricsQueryMetadata, end time.Time, rollup
 		out = append(out, ground.Sample{T: bucketEnd, V: *p[1]})
 	}
 	slices.SortFunc(out, func(a, b ground.Sample) int { return a.T.Compare(b.T) })
-	return slices.CompactFunc(out, func(a, b ground.Sample) bool { return a.T.Equal(b.T) })
+	return slices.CompactFunc(out, func(a, b ground.Sample) bool { return a.T.Equal(b.T) }), width
 }

@@ -15,8 +15,12 @@
 //     .as_count(), .rollup(sum,30) (a query holding its own .rollup( is
 //     sent as written), live and history alike: the API would otherwise pick
 //     the interval from the window, and forecast and observed load would not
-//     be in one unit. A point is used once its bucket ended at least a
-//     rollup before now (buckets still fill for a while).
+//     be in one unit. A point is stamped at its bucket's end and used once
+//     the bucket ended at least the pinned rollup (30 s) before now: the
+//     newest points reach Datadog late, whatever the bucket's width. Its
+//     value stays fresh for the staleness limit plus the bucket's width
+//     (sources.Value.Span), so a .rollup(avg, 300) query reads as fresh as
+//     its buckets allow, and lags the load by up to 5 minutes more.
 //   - Failures stay with what failed: a call answered 400, 422, 5xx, with
 //     status "error", or timing out is split in halves within the refresh as
 //     long as another call succeeded; a query failing alone is quarantined

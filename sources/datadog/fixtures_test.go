@@ -126,7 +126,7 @@ var (
 		t0.Add(-51*time.Minute), t0,
 		seriesJSON(0, "avg:system.load.1{env:prod}", "env:prod", t0.Add(-51*time.Minute), t0, 20*time.Second, lateBuckets(2.5, 0.4)))}
 	// interval 300: a day; the bucket [19:50, 19:55) is the newest that
-	// ended five minutes before the end.
+	// ended half a minute before the end, [19:55, 20:00) still fills.
 	fixtureInterval300 = fixture{http.StatusOK, rateHeaders(1600, 1430, 2398), okBody("sum:trace.http.request.hits{service:web}.as_rate()",
 		t0.Add(-24*time.Hour), t0,
 		seriesJSON(0, "sum:trace.http.request.hits{service:web}.as_rate()", "service:web", t0.Add(-24*time.Hour), t0, 300*time.Second,
