@@ -12,7 +12,7 @@ import (
 )
 
 func newLintCommand() *cobra.Command {
-	var nowFlag string
+	var nowFlag, cluster string
 	cmd := &cobra.Command{
 		Use:   "lint FILE...",
 		Short: "Check targets and windows files, or ConfigMap manifests holding them",
@@ -34,7 +34,14 @@ metadata target: namespace/name; see serve --keda-addr) are checked too: the
 target's form and the metric type, a fallback that would undo a pre-scaling
 when primetime cannot answer, and, with the targets given, that the target
 exists in mode metric, scales the same workload and is not capped by
-maxReplicaCount.`,
+maxReplicaCount.
+
+Template variables in targets' queries are expanded as primetime serve
+expands them: %%cluster%% with --cluster, %%env_NAME%% with the variable NAME
+of lint's own environment (set it as the daemon has it, e.g.
+DD_CLUSTER_NAME=prod-eu primetime lint --cluster eu FILE). Without --cluster,
+or with the variable unset or empty, the target is an error, as it would be in
+the daemon: lint a file shared by several clusters once per cluster.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			now := time.Now()
@@ -45,13 +52,14 @@ maxReplicaCount.`,
 				}
 				now = t
 			}
+			loader := config.Loader{Cluster: cluster, LookupEnv: os.LookupEnv}
 			all := &config.Result{}
 			for _, f := range files {
 				data, err := os.ReadFile(f)
 				if err != nil {
 					return err
 				}
-				all.Merge(config.ParseFile(f, data))
+				all.Merge(loader.ParseFile(f, data))
 			}
 			all.ResolveConflicts()
 			problems := append(all.Problems, config.CrossCheck(all.Targets, all.Windows)...)
@@ -83,6 +91,7 @@ maxReplicaCount.`,
 		},
 	}
 	cmd.Flags().StringVar(&nowFlag, "now", "", `the time "now" for the warnings about past windows, RFC 3339 or "2006-01-02 15:04" in UTC (default: the current time)`)
+	cmd.Flags().StringVar(&cluster, "cluster", "", "the --cluster of the primetime serve that reads these files: the value of %%cluster%% in targets' queries")
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -29,6 +30,7 @@ type planOptions struct {
 	timezone         string
 	steps            bool
 	reports          string
+	cluster          string
 }
 
 func newPlanCommand() *cobra.Command {
@@ -49,7 +51,13 @@ starts is used). Times (--from, --to) are RFC 3339 or "2006-01-02 15:04" in
 on the metrics address, as a file or an http:// address, e.g. through
 kubectl -n primetime port-forward svc/primetime-primetime 8080:metrics):
 a target whose last floor was ready after its window's start gets the lead
-time that would have had it ready in time.`,
+time that would have had it ready in time.
+
+--cluster plans as primetime serve --cluster does: the targets whose
+clusters: leaves it out are not shown, and %%cluster%% in targets' queries is
+replaced by it (%%env_NAME%% by the variable NAME of plan's environment).
+Each target shows its query as the daemon sends it, and a warning when a
+Datadog rollup wider than a minute delays primetime's reaction.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd, o) },
 	}
@@ -63,6 +71,7 @@ time that would have had it ready in time.`,
 	f.StringVar(&o.timezone, "timezone", "", "time zone for --from/--to and the output (default: each window's own)")
 	f.BoolVar(&o.steps, "steps", false, "list every step of each floor in the table")
 	f.StringVar(&o.reports, "reports", "", "primetime serve's /reports (a file, or an http:// or https:// address): suggest lead times from past windows")
+	f.StringVar(&o.cluster, "cluster", "", "plan for the primetime serve --cluster of this name: only its targets, %%cluster%% in queries replaced by it")
 	_ = cmd.MarkFlagRequired("targets")
 	_ = cmd.MarkFlagRequired("windows")
 	return cmd
@@ -116,9 +125,12 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 		return fmt.Errorf("--reports: %v", err)
 	}
 
-	all, problems, err := readConfigFiles(cmd.ErrOrStderr(), o.targets, o.windows)
+	all, problems, err := readConfigFilesWith(cmd.ErrOrStderr(), config.Loader{Cluster: o.cluster, LookupEnv: os.LookupEnv}, o.targets, o.windows)
 	if err != nil {
 		return err
+	}
+	if o.cluster != "" {
+		all.Targets = slices.DeleteFunc(all.Targets, func(t ground.Target) bool { return !t.InCluster(o.cluster) })
 	}
 	if o.to == "" {
 		to = policies.Horizon(all.Windows, from, planMinHorizon, planMaxHorizon)
@@ -146,8 +158,14 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 
 // readConfigFiles parses targets and windows files (or ConfigMap
 // manifests holding them) and prints each problem to stderr. The good
-// entries are returned with the number of problems.
+// entries are returned with the number of problems. Template variables
+// are those of a daemon without --cluster.
 func readConfigFiles(stderr io.Writer, files ...[]string) (*config.Result, int, error) {
+	return readConfigFilesWith(stderr, config.Loader{LookupEnv: os.LookupEnv}, files...)
+}
+
+// readConfigFilesWith is readConfigFiles with loader's template variables.
+func readConfigFilesWith(stderr io.Writer, loader config.Loader, files ...[]string) (*config.Result, int, error) {
 	all := &config.Result{}
 	for _, list := range files {
 		for _, f := range list {
@@ -155,7 +173,7 @@ func readConfigFiles(stderr io.Writer, files ...[]string) (*config.Result, int, 
 			if err != nil {
 				return nil, 0, err
 			}
-			all.Merge(config.ParseFile(f, data))
+			all.Merge(loader.ParseFile(f, data))
 		}
 	}
 	all.ResolveConflicts()
@@ -223,6 +241,12 @@ func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time
 		if advice, ok := late[t.Key()].Advice(t.LeadTime); ok {
 			fmt.Fprintf(w, "  lead time: %s\n", advice)
 		}
+		if kind, query := queryOf(t); query != "" {
+			fmt.Fprintf(w, "  load from %s: %s\n", kind, query)
+		}
+		if advice, ok := config.DatadogRollupAdvice(t.Load.Datadog); ok {
+			fmt.Fprintf(w, "  warning: load.datadog: %s\n", advice)
+		}
 		if len(p.Episodes) == 0 {
 			fmt.Fprintf(w, "  no window between %s and %s\n", from.UTC().Format(timeLayout), to.UTC().Format(timeLayout))
 			continue
@@ -260,6 +284,19 @@ func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time
 		}
 	}
 	return nil
+}
+
+// queryOf returns a target's query as its source receives it (template
+// variables expanded), with the source's name; "" for the sources that
+// take none.
+func queryOf(t *ground.Target) (ground.SourceKind, string) {
+	switch {
+	case t.Load.Prometheus != "":
+		return ground.SourcePrometheus, t.Load.Prometheus
+	case t.Load.Datadog != "":
+		return ground.SourceDatadog, t.Load.Datadog
+	}
+	return "", ""
 }
 
 // servedAs says how a target's decisions reach the scaling, for the
@@ -308,10 +345,20 @@ type (
 		CapacityPerReplica float64      `json:"capacityPerReplica"`
 		LeadTimeSeconds    float64      `json:"leadTimeSeconds"`
 		Served             *servingJSON `json:"served,omitempty"`
+		// Load is the query the target's source receives (template
+		// variables expanded), for Prometheus and Datadog.
+		Load *loadJSON `json:"load,omitempty"`
+		// Warnings are advice on the target itself (a Datadog rollup
+		// that delays primetime's reaction).
+		Warnings []string `json:"warnings,omitempty"`
 		// LeadTime is the lead time the last late window suggests
 		// (plan --reports), when it is longer than LeadTimeSeconds.
 		LeadTime *leadTimeJSON `json:"leadTime,omitempty"`
 		Episodes []episodeJSON `json:"episodes"`
+	}
+	loadJSON struct {
+		Prometheus string `json:"prometheus,omitempty"`
+		Datadog    string `json:"datadog,omitempty"`
 	}
 	leadTimeJSON struct {
 		config.LateWindow
@@ -363,6 +410,12 @@ func writePlanJSON(w io.Writer, plans []policies.TargetPlan, from, to time.Time,
 		tp := targetPlanJSON{Target: t.Key().String(), Kind: t.ScaleTargetRef.Kind, Name: t.ScaleTargetRef.Name, Mode: t.Mode,
 			MinReplicas: t.MinReplicas, MaxReplicas: t.MaxReplicas, CapacityPerReplica: t.CapacityPerReplica,
 			LeadTimeSeconds: t.LeadTime.Seconds(), Served: servedJSON(t), Episodes: []episodeJSON{}}
+		if _, q := queryOf(t); q != "" {
+			tp.Load = &loadJSON{Prometheus: t.Load.Prometheus, Datadog: t.Load.Datadog}
+		}
+		if advice, ok := config.DatadogRollupAdvice(t.Load.Datadog); ok {
+			tp.Warnings = append(tp.Warnings, "load.datadog: "+advice)
+		}
 		if l, ok := late[t.Key()]; ok {
 			if a, ok := l.Advice(t.LeadTime); ok {
 				tp.LeadTime = &leadTimeJSON{LateWindow: l, Advice: a}

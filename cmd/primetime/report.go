@@ -34,6 +34,7 @@ type reportOptions struct {
 	timezone         string
 	output           string
 	step             time.Duration
+	cluster          string
 	src              sourceFlags
 }
 
@@ -68,6 +69,7 @@ RFC 3339 or "2006-01-02 15:04" in --timezone (default UTC).`,
 	f.StringVar(&o.timezone, "timezone", "", "time zone of --from/--to written without an offset (default UTC)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text (one sentence per report) or json")
 	f.DurationVar(&o.step, "step", 15*time.Second, "resolution of the history read and of the replay (serve's --interval)")
+	f.StringVar(&o.cluster, "cluster", "", "the --cluster of the primetime serve that reads the targets: the value of %%cluster%% in their queries (%%env_NAME%% is the variable NAME of report's environment)")
 	o.src.install(f)
 	_ = cmd.MarkFlagRequired("targets")
 	_ = cmd.MarkFlagRequired("windows")
@@ -102,7 +104,7 @@ func runReport(cmd *cobra.Command, o reportOptions) error {
 	if !to.After(from) {
 		return errors.New("--to must be after --from")
 	}
-	all, problems, err := readConfigFiles(cmd.ErrOrStderr(), o.targets, o.windows)
+	all, problems, err := readConfigFilesWith(cmd.ErrOrStderr(), config.Loader{Cluster: o.cluster, LookupEnv: os.LookupEnv}, o.targets, o.windows)
 	if err != nil {
 		return err
 	}

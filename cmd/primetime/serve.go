@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 
+	"github.com/primetime-dev/primetime/policies/config"
 	"github.com/primetime-dev/primetime/scaler"
 	"github.com/primetime-dev/primetime/scaler/actuate"
 	"github.com/primetime-dev/primetime/scaler/calendar"
@@ -53,7 +55,12 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 	metrics := scaler.NewMetrics(reg)
 	board := &scaler.Board{}
 
+	// Targets' queries are expanded once, as each ConfigMap is read:
+	// %%cluster%% is --cluster, %%env_NAME%% the variable NAME of this
+	// process.
+	loader := config.Loader{Cluster: o.cluster, LookupEnv: os.LookupEnv}
 	store := configwatch.NewStore(kube.recorder, log.Named("config"))
+	store.Loader = loader
 	store.StopReporting() // the leader reports InvalidEntry, once
 	synced := configwatch.Watch(serving, kube.client, o.watchNamespaces, store)
 	actuator, actuatorSynced, err := kube.actuator(serving, o.watchNamespaces, actuate.NewMetrics(reg), log.Named("actuate"))
@@ -103,7 +110,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 		status.Profiling()
 	}
 	status.Handle("/reports", book) // what `plan --reports` reads
-	status.Handle("/calendar", &calendar.Page{Config: store, Board: board, Ready: calendar.WorkloadReady(kube.client), Reports: book, Learned: engine.Learned})
+	status.Handle("/calendar", &calendar.Page{Config: store, Board: board, Ready: calendar.WorkloadReady(kube.client), Reports: book, Learned: engine.Learned, Loader: loader})
 	status.Start(log)
 	defer status.Shutdown()
 

@@ -56,7 +56,7 @@ func newServeCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster config when empty")
-	f.StringVar(&o.cluster, "cluster", "", "this cluster's name: targets with clusters: [...] not naming it are skipped")
+	f.StringVar(&o.cluster, "cluster", "", "this cluster's name: targets with clusters: [...] not naming it are skipped; %%cluster%% in targets' queries is replaced by it")
 	f.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "primetime"), "namespace of primetime's own Lease and state")
 	f.DurationVar(&o.interval, "interval", 15*time.Second, "evaluation interval")
 	f.StringVar(&o.metricsAddr, "metrics-addr", ":8080", "address of /metrics, /healthz, /readyz and /calendar")

@@ -64,6 +64,8 @@ type docContext struct {
 	// scope where names must be unique, with their lines.
 	windowNames map[string]int
 	targetNames map[ground.TargetKey]int
+	// loader expands the template variables of targets' queries.
+	loader Loader
 }
 
 func identity(l int) int { return l }
@@ -71,10 +73,13 @@ func identity(l int) int { return l }
 // ParseFile reads a file holding targets or windows documents, ConfigMap
 // manifests holding them under keys ending in .yaml, or a List of such
 // ConfigMaps; KEDA ScaledObjects in it are read for their primetime
-// triggers. Multi-document YAML is accepted.
-func ParseFile(name string, data []byte) *Result {
+// triggers. Multi-document YAML is accepted. Queries holding template
+// variables are rejected: Loader.ParseFile expands them.
+func ParseFile(name string, data []byte) *Result { return parseFile(Loader{}, name, data) }
+
+func parseFile(l Loader, name string, data []byte) *Result {
 	res := &Result{}
-	ctx := &docContext{file: name, lineOf: identity, windowNames: map[string]int{}, targetNames: map[ground.TargetKey]int{}}
+	ctx := &docContext{file: name, lineOf: identity, windowNames: map[string]int{}, targetNames: map[ground.TargetKey]int{}, loader: l}
 	docs, err := decodeDocuments(data)
 	for _, doc := range docs {
 		parseNode(res, ctx, doc, true)
@@ -89,7 +94,13 @@ func ParseFile(name string, data []byte) *Result {
 // cluster: every key ending in .yaml is a targets or windows document; the
 // others are ignored. Problems name the file as "namespace/name[key]", with
 // lines counted within the key's value. Targets default to namespace.
+// Queries holding template variables are rejected: Loader.ParseConfigMapData
+// expands them.
 func ParseConfigMapData(namespace, name string, data map[string]string) *Result {
+	return parseConfigMapData(Loader{}, namespace, name, data)
+}
+
+func parseConfigMapData(l Loader, namespace, name string, data map[string]string) *Result {
 	res := &Result{}
 	windowNames, targetNames := map[string]int{}, map[ground.TargetKey]int{}
 	for _, key := range sortedKeys(data) {
@@ -102,6 +113,7 @@ func ParseConfigMapData(namespace, name string, data map[string]string) *Result 
 			namespace:   namespace,
 			windowNames: windowNames,
 			targetNames: targetNames,
+			loader:      l,
 		}
 		parseText(res, ctx, data[key])
 	}
@@ -252,7 +264,7 @@ func parseManifest(res *Result, ctx *docContext, n *yaml.Node, keys map[string]*
 	}
 	// Names are unique within one ConfigMap, across its keys.
 	cmCtx := &docContext{file: ctx.file, lineOf: ctx.lineOf, namespace: namespace,
-		windowNames: map[string]int{}, targetNames: ctx.targetNames}
+		windowNames: map[string]int{}, targetNames: ctx.targetNames, loader: ctx.loader}
 	for i := 0; i+1 < len(data.Content); i += 2 {
 		k, v := data.Content[i], resolve(data.Content[i+1])
 		if !strings.HasSuffix(k.Value, ".yaml") {

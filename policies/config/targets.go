@@ -153,7 +153,7 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Targe
 		}
 	}
 	t.ScaleTargetRef = validateScaleTargetRef(r, item, raw.ScaleTargetRef)
-	t.Load = validateLoad(r, item, raw.Load)
+	t.Load = validateLoad(r, ctx, item, raw.Load)
 
 	if !raw.CapacityPerReplica.set() {
 		r.add(item.line(), "capacityPerReplica", "is missing; give the load one replica serves at its target utilisation")
@@ -324,7 +324,7 @@ func validateScaleTargetRef(r *entryReporter, item, f field) ground.ScaleTargetR
 
 var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
-func validateLoad(r *entryReporter, item, f field) ground.LoadSpec {
+func validateLoad(r *entryReporter, ctx *docContext, item, f field) ground.LoadSpec {
 	var spec ground.LoadSpec
 	if !f.set() {
 		r.add(item.line(), "load", "is missing; give one load source: prometheus, datadog, scrape or kubernetes")
@@ -353,6 +353,7 @@ func validateLoad(r *entryReporter, item, f field) ground.LoadSpec {
 	switch {
 	case raw.Prometheus.set():
 		if q, ok := raw.Prometheus.text(r, "load.prometheus"); ok {
+			q, _ = expandQuery(r, ctx, raw.Prometheus, "load.prometheus", q)
 			if err := checkBalanced(q); err != nil {
 				r.add(raw.Prometheus.line(), "load.prometheus", "%v", err)
 			}
@@ -360,8 +361,12 @@ func validateLoad(r *entryReporter, item, f field) ground.LoadSpec {
 		}
 	case raw.Datadog.set():
 		if q, ok := raw.Datadog.text(r, "load.datadog"); ok {
+			var expanded bool
+			q, expanded = expandQuery(r, ctx, raw.Datadog, "load.datadog", q)
 			if err := checkDatadogQuery(q); err != nil {
 				r.add(raw.Datadog.line(), "load.datadog", "%v", err)
+			} else if advice, slow := DatadogRollupAdvice(q); slow && expanded {
+				r.warn(raw.Datadog.line(), "load.datadog", "%s", advice)
 			}
 			spec.Datadog = q
 		}

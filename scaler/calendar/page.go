@@ -65,6 +65,9 @@ type Page struct {
 	// Learned gives the multipliers learned for "expect: learned" windows
 	// (optional: the engine's Learned); coming floors use them.
 	Learned policies.Learner
+	// Loader expands the template variables of pasted targets' queries,
+	// as the daemon's configuration (the zero Loader rejects them).
+	Loader config.Loader
 }
 
 // ReportLookup finds the report of one window occurrence on one target
@@ -508,7 +511,7 @@ func (p *Page) check(text string, now time.Time) *pasteView {
 		return pv
 	}
 	snap := p.snapshot()
-	res := config.ParseFile("pasted", []byte(text))
+	res := p.Loader.ParseFile("pasted", []byte(text))
 	targets := append(append([]ground.Target(nil), snap.Targets...), res.Targets...)
 	problems := append(append(config.Problems(nil), res.Problems...), config.CrossCheck(targets, res.Windows)...)
 	// Overlaps with the windows in force count too (a spot pasted during

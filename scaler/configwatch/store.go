@@ -72,6 +72,10 @@ type SavedEntry struct {
 
 // Store holds the entries in force. It is safe for concurrent use.
 type Store struct {
+	// Loader expands the template variables of targets' queries with the
+	// daemon's --cluster and environment; set it before the first Apply.
+	Loader config.Loader
+
 	recorder record.EventRecorder
 	log      *zap.Logger
 
@@ -183,7 +187,7 @@ func (s *Store) Restore(m Memory) {
 			continue // gone, valid again, or kept already
 		}
 		ns, name, _ := strings.Cut(e.ConfigMap, "/")
-		res := config.ParseConfigMapData(ns, name, e.Data)
+		res := s.Loader.ParseConfigMapData(ns, name, e.Data)
 		switch e.Kind {
 		case config.KindTarget:
 			for _, t := range res.Targets {
@@ -219,7 +223,7 @@ func (s *Store) Apply(cm *corev1.ConfigMap) {
 	if old == nil {
 		old = &cmState{}
 	}
-	res := config.ParseConfigMapData(cm.Namespace, cm.Name, cm.Data)
+	res := s.Loader.ParseConfigMapData(cm.Namespace, cm.Name, cm.Data)
 	next := &cmState{key: key, created: cm.CreationTimestamp.Time, resourceVersion: cm.ResourceVersion,
 		ref:     &corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: cm.Namespace, Name: cm.Name, UID: cm.UID, ResourceVersion: cm.ResourceVersion},
 		targets: map[string]ground.Target{}, windows: map[string]ground.Window{},

@@ -1,0 +1,136 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/primetime-dev/primetime/ground"
+)
+
+// Loader reads configuration as one daemon sees it: the template
+// variables of targets' queries, %%cluster%% and %%env_NAME%%, are
+// expanded once, when a file or ConfigMap is parsed, with the daemon's
+// --cluster and environment. The zero Loader knows no cluster and no
+// variable: a query holding template variables is then rejected.
+type Loader struct {
+	// Cluster is the value of %%cluster%%: the daemon's --cluster.
+	Cluster string
+	// LookupEnv returns the daemon's environment variable NAME, the value
+	// of %%env_NAME%% (os.LookupEnv); nil: no variable is set.
+	LookupEnv func(name string) (string, bool)
+}
+
+// ParseFile is the package's ParseFile, with l's template variables.
+func (l Loader) ParseFile(name string, data []byte) *Result {
+	return parseFile(l, name, data)
+}
+
+// ParseConfigMapData is the package's ParseConfigMapData, with l's
+// template variables.
+func (l Loader) ParseConfigMapData(namespace, name string, data map[string]string) *Result {
+	return parseConfigMapData(l, namespace, name, data)
+}
+
+// templateRE matches one template variable, %%name%%.
+var templateRE = regexp.MustCompile(`%%(.*?)%%`)
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// expand returns query with its template variables replaced, and the
+// reason each variable that cannot be expanded is wrong (once each). A
+// query without %% is returned as it is.
+func (l Loader) expand(query string) (string, []string) {
+	if !strings.Contains(query, "%%") {
+		return query, nil
+	}
+	var reasons []string
+	seen := map[string]bool{}
+	bad := func(variable, reason string) {
+		if !seen[variable] {
+			seen[variable] = true
+			reasons = append(reasons, reason)
+		}
+	}
+	out := templateRE.ReplaceAllStringFunc(query, func(m string) string {
+		name := m[2 : len(m)-2]
+		switch {
+		case name == "cluster":
+			if l.Cluster == "" {
+				bad(m, m+" is empty: run primetime with --cluster NAME (serve, lint and plan take it)")
+			}
+			return l.Cluster
+		case strings.HasPrefix(name, "env_"):
+			env := strings.TrimPrefix(name, "env_")
+			if !envNameRE.MatchString(env) {
+				bad(m, m+" names no environment variable; write %%env_NAME%%, e.g. %%env_DD_CLUSTER_NAME%%")
+				return m
+			}
+			var v string
+			ok := false
+			if l.LookupEnv != nil {
+				v, ok = l.LookupEnv(env)
+			}
+			switch {
+			case !ok:
+				bad(m, m+" is not set in primetime's environment")
+			case strings.TrimSpace(v) == "":
+				bad(m, m+" is empty in primetime's environment")
+			}
+			return v
+		default:
+			bad(m, m+" is not a template variable"+templateSuggestion(name))
+			return m
+		}
+	})
+	if rest := templateRE.ReplaceAllString(query, ""); strings.Contains(rest, "%%") {
+		bad("%%", "holds a %% that closes no template variable; write them as %%cluster%% or %%env_NAME%%")
+	}
+	if len(reasons) > 0 {
+		return query, reasons
+	}
+	return out, nil
+}
+
+// templateSuggestion names the variable probably meant by an unknown one.
+func templateSuggestion(name string) string {
+	lower := strings.ToLower(name)
+	switch {
+	case strings.HasPrefix(lower, "tag_") || strings.HasPrefix(lower, "kube_"):
+		// The Datadog Cluster Agent's %%tag_kube_cluster_name%%.
+		return "; primetime has no tag variables: write %%cluster%% (its --cluster) or %%env_NAME%% (its environment variable NAME)"
+	case editDistance(lower, "cluster") <= 2:
+		return "; did you mean %%cluster%%?"
+	case strings.HasPrefix(lower, "env") && strings.TrimLeft(name[3:], "_-:.") != "":
+		return "; did you mean %%env_" + strings.TrimLeft(name[3:], "_-:.") + "%%?"
+	}
+	return "; primetime knows %%cluster%% (its --cluster) and %%env_NAME%% (its environment variable NAME)"
+}
+
+// expandQuery expands the template variables of the query in field f
+// (path names it), reporting each one that cannot be expanded; false
+// then, with the query as written.
+func expandQuery(r *entryReporter, ctx *docContext, f field, path, query string) (string, bool) {
+	q, reasons := ctx.loader.expand(query)
+	for _, reason := range reasons {
+		r.add(f.line(), path, "%s", reason)
+	}
+	return q, len(reasons) == 0
+}
+
+// MaxQuickRollup is the widest Datadog rollup lint accepts without a
+// warning: primetime reads a bucket once it is complete, so a wider one
+// delays its reaction by as much.
+const MaxQuickRollup = time.Minute
+
+// DatadogRollupAdvice says, for a Datadog query pinning a rollup wider
+// than MaxQuickRollup, how late primetime reacts to its load: "rolls up
+// by 5m0s: primetime reacts up to 5m late; .rollup(avg, 30) or none
+// reacts within a minute". False for other queries.
+func DatadogRollupAdvice(query string) (string, bool) {
+	w := ground.DatadogRollup(query)
+	if w <= MaxQuickRollup {
+		return "", false
+	}
+	return "rolls up by " + w.String() + ": primetime reacts up to " + FormatDuration(w) + " late; .rollup(avg, 30) or none reacts within a minute", true
+}
