@@ -3,6 +3,7 @@ package simulate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -35,17 +36,26 @@ func (tr Trace) LoadAt(t time.Time) (float64, bool) {
 	return a.V + f*(b.V-a.V), true
 }
 
-// traceSource is a load source that answers from a trace, late by the
-// metric delay, as a metrics backend does: at now it knows the load up
-// to now-delay. A Datadog query that pins a rollup (.rollup(avg, 300)) is
-// answered as Datadog does: the mean load of the newest bucket that ended
-// by now-delay, buckets aligned on the epoch, stamped at the bucket's end.
-// The runner sets now before each call.
+// traceSource is a load source that answers from a series, as a metrics
+// backend does at the replay's instant now (the runner sets it before
+// each call). Two kinds of series:
+//
+//   - a trace (simulate): the load linear between its rows, known up to
+//     now-delay. A Datadog query that pins a rollup (.rollup(avg, 300)) is
+//     answered as Datadog does: the mean load of the newest bucket that
+//     ended by now-delay, buckets aligned on the epoch, stamped at the
+//     bucket's end.
+//   - points read from the source's history (report, points set): its
+//     newest point up to now, as it was read; a Datadog point stands for
+//     the bucket of its query's rollup.
 type traceSource struct {
 	kind  ground.SourceKind
 	trace Trace
 	delay time.Duration
-	now   time.Time
+	// points: trace holds points read from a source, not a load to
+	// interpolate.
+	points bool
+	now    time.Time
 }
 
 var _ sources.Source = (*traceSource)(nil)
@@ -57,13 +67,22 @@ func (s *traceSource) Fetch(_ context.Context, queries []sources.Query, now time
 	out := make(map[string]sources.Result, len(queries))
 	for _, q := range queries {
 		r := sources.Result{Err: sources.ErrNoData}
-		if w := s.rollup(q); w > 0 {
+		w := s.rollup(q)
+		switch {
+		case s.points:
+			if i := s.upTo(known); i > 0 {
+				p := s.trace[i-1]
+				r = sources.Result{Value: sources.Value{V: p.V, At: p.T, Span: w}}
+			}
+		case w > 0:
 			end := known.Truncate(w)
 			if v, ok := s.trace.Mean(end.Add(-w), end); ok {
 				r = sources.Result{Value: sources.Value{V: v, At: end, Span: w}}
 			}
-		} else if v, ok := s.trace.LoadAt(known); ok {
-			r = sources.Result{Value: sources.Value{V: v, At: known}}
+		default:
+			if v, ok := s.trace.LoadAt(known); ok {
+				r = sources.Result{Value: sources.Value{V: v, At: known}}
+			}
 		}
 		out[q.Key()] = r
 	}
@@ -77,6 +96,18 @@ func (s *traceSource) rollup(q sources.Query) time.Duration {
 		return 0
 	}
 	return ground.DatadogRollup(q.Spec.Datadog)
+}
+
+// upTo returns the number of samples at or before t.
+func (s *traceSource) upTo(t time.Time) int {
+	return sort.Search(len(s.trace), func(i int) bool { return s.trace[i].T.After(t) })
+}
+
+// add merges points into a points series.
+func (s *traceSource) add(points ground.Series) {
+	s.trace = append(s.trace, points...)
+	slices.SortFunc(s.trace, func(a, b ground.Sample) int { return a.T.Compare(b.T) })
+	s.trace = slices.CompactFunc(s.trace, func(a, b ground.Sample) bool { return a.T.Equal(b.T) })
 }
 
 // Mean returns the mean load over [from, to), sampled every Step, and
@@ -98,10 +129,21 @@ func (tr Trace) Mean(from, to time.Time) (float64, bool) {
 }
 
 func (s *traceSource) History(_ context.Context, q sources.Query, from, to time.Time, step time.Duration) (ground.Series, error) {
+	known := s.now.Add(-s.delay)
+	if s.points {
+		if to.After(known) {
+			to = known
+		}
+		a := sort.Search(len(s.trace), func(i int) bool { return !s.trace[i].T.Before(from) })
+		b := s.upTo(to)
+		if a >= b {
+			return nil, nil
+		}
+		return ground.Series(slices.Clone(s.trace[a:b])), nil
+	}
 	if step <= 0 {
 		return nil, fmt.Errorf("history step must be positive, got %s", step)
 	}
-	known := s.now.Add(-s.delay)
 	if w := s.rollup(q); w > 0 {
 		var out ground.Series
 		for end := from.Truncate(w).Add(w); !end.After(to) && !end.After(known); end = end.Add(w) {
