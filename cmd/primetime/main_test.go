@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/primetime-dev/primetime/ground/buildinfo"
+	"github.com/primetime-dev/primetime/render"
 )
 
 // runCLI runs primetime in-process and returns its exit code and output.
@@ -120,14 +121,14 @@ func TestPlanSpecExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("json: exit %d", code)
 	}
-	var doc planJSON
+	var doc render.PlanJSON
 	if err := json.Unmarshal([]byte(js), &doc); err != nil {
 		t.Fatalf("--output json is not JSON: %v\n%s", err, js)
 	}
 	if len(doc.Targets) != 1 || doc.Targets[0].Target != "storefront/web" {
 		t.Fatalf("targets: %+v", doc.Targets)
 	}
-	var ep *episodeJSON
+	var ep *render.EpisodeJSON
 	for i, e := range doc.Targets[0].Episodes {
 		if len(e.Windows) == 1 && e.Windows[0] == "tf1-prime-spot" {
 			ep = &doc.Targets[0].Episodes[i]
@@ -248,7 +249,7 @@ func TestPlanWithoutToReachesAWindowFourWeeksAhead(t *testing.T) {
 	// With nothing ahead, the plan still covers 7 days.
 	code, js, _ := runCLI(t, "plan", "--targets", "testdata/spec-targets.yaml", "--windows", "testdata/far-windows.yaml",
 		"--baseline", "1000", "--from", "2027-06-01T00:00:00Z", "--output", "json")
-	var doc planJSON
+	var doc render.PlanJSON
 	if err := json.Unmarshal([]byte(js), &doc); code != 0 || err != nil {
 		t.Fatalf("exit %d, %v: %s", code, err, js)
 	}
@@ -308,16 +309,16 @@ func TestPlanSaysHowTargetsAreServedWithKEDA(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d", code)
 		}
-		var doc planJSON
+		var doc render.PlanJSON
 		if err := json.Unmarshal([]byte(js), &doc); err != nil {
 			t.Fatal(err)
 		}
-		served := map[string]*servingJSON{}
+		served := map[string]*render.ServingJSON{}
 		for _, tp := range doc.Targets {
 			served[tp.Target] = tp.Served
 		}
 		web := served["storefront/web"]
-		if web == nil || web.ExternalMetric != (externalMetricJSON{Name: "primetime_replicas", Selector: "target=web"}) ||
+		if web == nil || web.ExternalMetric != (render.ExternalMetricJSON{Name: "primetime_replicas", Selector: "target=web"}) ||
 			web.KEDA.Type != "external" || len(web.KEDA.Metadata) != 1 || web.KEDA.Metadata["target"] != "storefront/web" {
 			t.Errorf("storefront/web served %+v", web)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +17,7 @@ import (
 	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies"
 	"github.com/primetime-dev/primetime/policies/config"
+	"github.com/primetime-dev/primetime/render"
 	"github.com/primetime-dev/primetime/simulate"
 )
 
@@ -139,10 +138,11 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 
 	plans := policies.Plan(all.Targets, policies.NewCalendar(all.Windows), from, to, baseline)
 	out := cmd.OutOrStdout()
+	view := render.PlanView{From: from, To: to, Display: display, Steps: o.steps, HaveBaseline: o.baseline != "", Late: late}
 	if o.output == "json" {
-		err = writePlanJSON(out, plans, from, to, display, advice, late)
+		err = render.WritePlanJSON(out, plans, view, advice)
 	} else {
-		err = writePlanTable(out, plans, from, to, display, o.steps, o.baseline != "", late)
+		err = render.WritePlanTable(out, plans, view)
 		for _, p := range advice {
 			fmt.Fprintf(out, "note: %s\n", strings.TrimPrefix(p.Error(), p.File+":"+strconv.Itoa(p.Line)+": warning: "))
 		}
@@ -206,242 +206,6 @@ func parseBaseline(v string) (policies.Baseline, error) {
 		return nil, err
 	}
 	return policies.BaselineFromSeries(series), nil
-}
-
-func zoneOf(e policies.Episode, display *time.Location) *time.Location {
-	switch {
-	case display != nil:
-		return display
-	case e.Location != nil:
-		return e.Location
-	}
-	return time.UTC
-}
-
-const timeLayout = "2006-01-02 15:04 MST"
-
-func formatSpan(a, b time.Time) string {
-	if a.Year() == b.Year() && a.YearDay() == b.YearDay() {
-		return a.Format(timeLayout) + " - " + b.Format("15:04")
-	}
-	return a.Format(timeLayout) + " - " + b.Format(timeLayout)
-}
-
-func writePlanTable(w io.Writer, plans []policies.TargetPlan, from, to time.Time, display *time.Location, steps, haveBaseline bool, late map[ground.TargetKey]config.LateWindow) error {
-	for i, p := range plans {
-		t := p.Target
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintf(w, "%s (%s/%s, mode %s, %d-%d replicas, %g load per replica, lead %s)\n",
-			t.Key(), t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name, t.Mode, t.MinReplicas, t.MaxReplicas, t.CapacityPerReplica, config.FormatDuration(t.LeadTime))
-		if line := servedAs(t); line != "" {
-			fmt.Fprintf(w, "  %s\n", line)
-		}
-		if advice, ok := late[t.Key()].Advice(t.LeadTime); ok {
-			fmt.Fprintf(w, "  lead time: %s\n", advice)
-		}
-		if kind, query := queryOf(t); query != "" {
-			fmt.Fprintf(w, "  load from %s: %s\n", kind, query)
-		}
-		if advice, ok := config.DatadogRollupAdvice(t.Load.Datadog); ok {
-			fmt.Fprintf(w, "  warning: load.datadog: %s\n", advice)
-		}
-		if len(p.Episodes) == 0 {
-			fmt.Fprintf(w, "  no window between %s and %s\n", from.UTC().Format(timeLayout), to.UTC().Format(timeLayout))
-			continue
-		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  WINDOWS\tKIND\tFROM\tWINDOW\tREPLICAS\tUNTIL")
-		for _, e := range p.Episodes {
-			loc := zoneOf(e, display)
-			kind, replicas := "pre-scale", "?"
-			if e.Kind == policies.EpisodeCap {
-				kind = "quiet cap"
-			}
-			if e.Peak.OK {
-				replicas = strconv.Itoa(int(e.Peak.V))
-			} else if !haveBaseline {
-				replicas = "? (needs --baseline)"
-			}
-			until := "after the end of the plan"
-			if !e.End.IsZero() {
-				until = e.End.In(loc).Format(timeLayout)
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", strings.Join(e.Windows, ", "), kind,
-				e.Start.In(loc).Format(timeLayout), formatSpan(e.WindowStart.In(loc), e.WindowEnd.In(loc)), replicas, until)
-			if steps {
-				for _, s := range e.Steps {
-					fmt.Fprintf(tw, "  \t\t%s\t\t%s\t\n", s.At.In(loc).Format(timeLayout), s.Replicas)
-				}
-			}
-			for _, n := range e.Notes {
-				fmt.Fprintf(tw, "  \t\tnote: %s\t\t\t\n", n)
-			}
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// queryOf returns a target's query as its source receives it (template
-// variables expanded), with the source's name; "" for the sources that
-// take none.
-func queryOf(t *ground.Target) (ground.SourceKind, string) {
-	switch {
-	case t.Load.Prometheus != "":
-		return ground.SourcePrometheus, t.Load.Prometheus
-	case t.Load.Datadog != "":
-		return ground.SourceDatadog, t.Load.Datadog
-	}
-	return "", ""
-}
-
-// servedAs says how a target's decisions reach the scaling, for the
-// table: metric targets through the external metrics API or KEDA's
-// external scaler (serve --keda-addr), hpa-floor targets through an HPA
-// that KEDA must not own.
-func servedAs(t *ground.Target) string {
-	switch t.Mode {
-	case ground.ModeMetric:
-		return fmt.Sprintf("served as primetime_replicas (selector target=%s) through external.metrics.k8s.io, or to KEDA as an `external` trigger with metadata target: %s",
-			t.Name, t.Key())
-	case ground.ModeHPAFloor:
-		return fmt.Sprintf("raises minReplicas of the HPA on %s/%s; KEDA puts back the minReplicas of an HPA it generated (keda-hpa-*): with KEDA, use mode: metric and an `external` trigger",
-			t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name)
-	}
-	return ""
-}
-
-// servedJSON is servedAs for machines: where a metric target's value is
-// served.
-func servedJSON(t *ground.Target) *servingJSON {
-	if t.Mode != ground.ModeMetric {
-		return nil
-	}
-	return &servingJSON{
-		ExternalMetric: externalMetricJSON{Name: "primetime_replicas", Selector: "target=" + t.Name},
-		KEDA:           kedaTriggerJSON{Type: "external", Metadata: map[string]string{"target": t.Key().String()}},
-	}
-}
-
-// The JSON form of a plan, for machines.
-type (
-	planJSON struct {
-		From     time.Time        `json:"from"`
-		To       time.Time        `json:"to"`
-		Targets  []targetPlanJSON `json:"targets"`
-		Warnings []string         `json:"warnings"`
-	}
-	targetPlanJSON struct {
-		Target             string       `json:"target"`
-		Kind               string       `json:"kind"`
-		Name               string       `json:"name"`
-		Mode               ground.Mode  `json:"mode"`
-		MinReplicas        int32        `json:"minReplicas"`
-		MaxReplicas        int32        `json:"maxReplicas"`
-		CapacityPerReplica float64      `json:"capacityPerReplica"`
-		LeadTimeSeconds    float64      `json:"leadTimeSeconds"`
-		Served             *servingJSON `json:"served,omitempty"`
-		// Load is the query the target's source receives (template
-		// variables expanded), for Prometheus and Datadog.
-		Load *loadJSON `json:"load,omitempty"`
-		// Warnings are advice on the target itself (a Datadog rollup
-		// that delays primetime's reaction).
-		Warnings []string `json:"warnings,omitempty"`
-		// LeadTime is the lead time the last late window suggests
-		// (plan --reports), when it is longer than LeadTimeSeconds.
-		LeadTime *leadTimeJSON `json:"leadTime,omitempty"`
-		Episodes []episodeJSON `json:"episodes"`
-	}
-	loadJSON struct {
-		Prometheus string `json:"prometheus,omitempty"`
-		Datadog    string `json:"datadog,omitempty"`
-	}
-	leadTimeJSON struct {
-		config.LateWindow
-		Advice string `json:"advice"`
-	}
-	// servingJSON is where a metric target is served: the external
-	// metrics API, and KEDA's external scaler (serve --keda-addr).
-	servingJSON struct {
-		ExternalMetric externalMetricJSON `json:"externalMetric"`
-		KEDA           kedaTriggerJSON    `json:"keda"`
-	}
-	externalMetricJSON struct {
-		Name     string `json:"name"`
-		Selector string `json:"selector"`
-	}
-	kedaTriggerJSON struct {
-		Type     string            `json:"type"`
-		Metadata map[string]string `json:"metadata"`
-	}
-	episodeJSON struct {
-		Kind        policies.EpisodeKind `json:"kind"`
-		Windows     []string             `json:"windows"`
-		Start       time.Time            `json:"start"`
-		WindowStart time.Time            `json:"windowStart"`
-		WindowEnd   time.Time            `json:"windowEnd"`
-		Replicas    *int32               `json:"replicas"`
-		End         *time.Time           `json:"end"`
-		Steps       []stepJSON           `json:"steps"`
-		Notes       []string             `json:"notes,omitempty"`
-	}
-	stepJSON struct {
-		At       time.Time `json:"at"`
-		Replicas *int32    `json:"replicas"`
-	}
-)
-
-func optPtr(o ground.Opt[int32]) *int32 {
-	if !o.OK {
-		return nil
-	}
-	v := o.V
-	return &v
-}
-
-func writePlanJSON(w io.Writer, plans []policies.TargetPlan, from, to time.Time, display *time.Location, advice config.Problems, late map[ground.TargetKey]config.LateWindow) error {
-	doc := planJSON{From: from, To: to, Targets: []targetPlanJSON{}, Warnings: []string{}}
-	for _, p := range plans {
-		t := p.Target
-		tp := targetPlanJSON{Target: t.Key().String(), Kind: t.ScaleTargetRef.Kind, Name: t.ScaleTargetRef.Name, Mode: t.Mode,
-			MinReplicas: t.MinReplicas, MaxReplicas: t.MaxReplicas, CapacityPerReplica: t.CapacityPerReplica,
-			LeadTimeSeconds: t.LeadTime.Seconds(), Served: servedJSON(t), Episodes: []episodeJSON{}}
-		if _, q := queryOf(t); q != "" {
-			tp.Load = &loadJSON{Prometheus: t.Load.Prometheus, Datadog: t.Load.Datadog}
-		}
-		if advice, ok := config.DatadogRollupAdvice(t.Load.Datadog); ok {
-			tp.Warnings = append(tp.Warnings, "load.datadog: "+advice)
-		}
-		if l, ok := late[t.Key()]; ok {
-			if a, ok := l.Advice(t.LeadTime); ok {
-				tp.LeadTime = &leadTimeJSON{LateWindow: l, Advice: a}
-			}
-		}
-		for _, e := range p.Episodes {
-			loc := zoneOf(e, display)
-			ej := episodeJSON{Kind: e.Kind, Windows: e.Windows, Start: e.Start.In(loc), WindowStart: e.WindowStart.In(loc),
-				WindowEnd: e.WindowEnd.In(loc), Replicas: optPtr(e.Peak), Notes: e.Notes}
-			if !e.End.IsZero() {
-				end := e.End.In(loc)
-				ej.End = &end
-			}
-			for _, s := range e.Steps {
-				ej.Steps = append(ej.Steps, stepJSON{At: s.At.In(loc), Replicas: optPtr(s.Replicas)})
-			}
-			tp.Episodes = append(tp.Episodes, ej)
-		}
-		doc.Targets = append(doc.Targets, tp)
-	}
-	for _, p := range advice {
-		doc.Warnings = append(doc.Warnings, p.Error())
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
 }
 
 // maxReportsSize bounds a /reports document plan reads.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/primetime-dev/primetime/ground"
+	"github.com/primetime-dev/primetime/render"
 	"github.com/primetime-dev/primetime/scaler"
 )
 
@@ -60,7 +61,7 @@ func TestPlanSuggestsTheLeadTimeOfTheLastLateWindow(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("json: exit %d: %s", code, errOut)
 			}
-			var plan planJSON
+			var plan render.PlanJSON
 			if err := json.Unmarshal([]byte(js), &plan); err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/primetime-dev/primetime/render"
 )
 
 const clusterTargets = "testdata/cluster-targets.yaml"
@@ -150,15 +152,15 @@ func TestPlanShowsTheExpandedQueries(t *testing.T) {
 	}
 	t.Run("json", func(t *testing.T) {
 		code, js, _ := plan("us", "--output", "json")
-		var doc planJSON
+		var doc render.PlanJSON
 		if err := json.Unmarshal([]byte(js), &doc); code != 0 || err != nil {
 			t.Fatalf("exit %d, %v: %s", code, err, js)
 		}
-		got := map[string]targetPlanJSON{}
+		got := map[string]render.TargetPlanJSON{}
 		for _, tp := range doc.Targets {
 			got[tp.Target] = tp
 		}
-		if web := got["storefront/web"]; web.Load == nil || *web.Load != (loadJSON{Datadog: "sum:trace.http.request.hits{kube_cluster_name:us,env:prod}.as_rate()"}) || web.Warnings != nil {
+		if web := got["storefront/web"]; web.Load == nil || *web.Load != (render.LoadJSON{Datadog: "sum:trace.http.request.hits{kube_cluster_name:us,env:prod}.as_rate()"}) || web.Warnings != nil {
 			t.Errorf("web: load %+v, warnings %q", web.Load, web.Warnings)
 		}
 		api := got["storefront/api"]
