@@ -6,19 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/status"
 
 	"github.com/primetime-dev/primetime/scaler"
 	"github.com/primetime-dev/primetime/scaler/keda"
-	pb "github.com/primetime-dev/primetime/scaler/keda/externalscaler"
 )
 
 // kedaFlags are serve's flags of KEDA's external scaler endpoint.
@@ -71,59 +65,9 @@ func (o *kedaFlags) serve(ctx context.Context, board *scaler.Board, maxAge time.
 	if files.CertFile == "" || files.KeyFile == "" {
 		return nil, errors.New("--keda-addr needs a serving certificate: --keda-tls-cert-file and --keda-tls-private-key-file, or the API server's --tls-cert-file and --tls-private-key-file")
 	}
-	cfg, err := keda.ServerTLS(files)
+	errc, err := keda.Listen(ctx, keda.ListenConfig{Addr: o.addr, TLS: files, Board: board, MaxAge: maxAge, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("--keda-addr: %w", err)
 	}
-	lis, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return nil, fmt.Errorf("--keda-addr: %w", err)
-	}
-	srv := keda.NewServer(board, maxAge, time.Now)
-	opts := []grpc.ServerOption{
-		grpc.Creds(credentials.NewTLS(cfg)),
-		// A KEDA that went away (its node died) ends its streams within
-		// 80 s instead of the TCP timeout.
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-			resp, err := handler(ctx, req)
-			if err != nil {
-				logRefusal(log, info.FullMethod, req, err)
-			}
-			return resp, err
-		}),
-		grpc.ChainStreamInterceptor(func(s any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-			err := handler(s, ss)
-			if err != nil && ss.Context().Err() == nil {
-				logRefusal(log, info.FullMethod, nil, err)
-			}
-			return err
-		}),
-	}
-	log.Info("serving KEDA's external scaler protocol", zap.String("addr", lis.Addr().String()),
-		zap.String("cert", files.CertFile), zap.Bool("clientCertificateRequired", files.ClientCAFile != ""))
-	errc := make(chan error, 1)
-	go func() {
-		if err := srv.Serve(ctx, lis, opts...); err != nil {
-			errc <- err
-		}
-	}()
 	return errc, nil
-}
-
-// logRefusal logs, at debug level, a request answered with an error
-// (KEDA logs it too, and counts it toward its fallback).
-func logRefusal(log *zap.Logger, method string, req any, err error) {
-	fields := []zap.Field{zap.String("method", method), zap.String("code", status.Code(err).String()), zap.String("reason", status.Convert(err).Message())}
-	var ref *pb.ScaledObjectRef
-	switch r := req.(type) {
-	case *pb.ScaledObjectRef:
-		ref = r
-	case *pb.GetMetricsRequest:
-		ref = r.GetScaledObjectRef()
-	}
-	if ref != nil {
-		fields = append(fields, zap.String("scaledObject", ref.GetNamespace()+"/"+ref.GetName()))
-	}
-	log.Debug("KEDA request refused", fields...)
 }

@@ -115,7 +115,7 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 	if o.to != "" && !to.After(from) {
 		return errors.New("--to must be after --from")
 	}
-	baseline, err := parseBaseline(o.baseline)
+	baseline, err := simulate.ReadBaseline(o.baseline)
 	if err != nil {
 		return fmt.Errorf("--baseline: %v", err)
 	}
@@ -166,46 +166,15 @@ func readConfigFiles(stderr io.Writer, files ...[]string) (*config.Result, int, 
 
 // readConfigFilesWith is readConfigFiles with loader's template variables.
 func readConfigFilesWith(stderr io.Writer, loader config.Loader, files ...[]string) (*config.Result, int, error) {
-	all := &config.Result{}
-	for _, list := range files {
-		for _, f := range list {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, 0, err
-			}
-			all.Merge(loader.ParseFile(f, data))
-		}
+	all, err := loader.ReadFiles(slices.Concat(files...)...)
+	if err != nil {
+		return nil, 0, err
 	}
-	all.ResolveConflicts()
 	problems := all.Problems.Errors()
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p.Error())
 	}
 	return all, len(problems), nil
-}
-
-// parseBaseline reads --baseline: a number, or a CSV file of timestamp,load
-// rows (RFC 3339 or Unix seconds; a header row is skipped).
-func parseBaseline(v string) (policies.Baseline, error) {
-	if v == "" {
-		return nil, nil
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		if n < 0 {
-			return nil, fmt.Errorf("must not be negative, got %s", v)
-		}
-		return policies.ConstantBaseline(n), nil
-	}
-	f, err := os.Open(v)
-	if err != nil {
-		return nil, fmt.Errorf("%q is neither a number nor a readable CSV file: %v", v, err)
-	}
-	defer f.Close()
-	series, err := simulate.ReadSeriesCSV(f, v)
-	if err != nil {
-		return nil, err
-	}
-	return policies.BaselineFromSeries(series), nil
 }
 
 // maxReportsSize bounds a /reports document plan reads.

@@ -10,10 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/primetime-dev/primetime/scaler/actuate"
@@ -71,7 +68,11 @@ func runRestore(ctx context.Context, cmd *cobra.Command, o restoreOptions) error
 	defer kube.events.Shutdown()
 	out := cmd.OutOrStdout()
 	if o.stop != "" {
-		if err := stopDaemon(ctx, kube, o.stop); err != nil {
+		ns, name, ok := strings.Cut(o.stop, "/")
+		if !ok || ns == "" || name == "" {
+			return fmt.Errorf("--stop %s: want namespace/name", o.stop)
+		}
+		if err := actuate.StopDeployment(ctx, kube.client, ns, name); err != nil {
 			return fmt.Errorf("--stop %s: %w", o.stop, err)
 		}
 		fmt.Fprintf(out, "stopped %s: no primetime pod left\n", o.stop)
@@ -102,36 +103,4 @@ func runRestore(ctx context.Context, cmd *cobra.Command, o restoreOptions) error
 		fmt.Fprintf(out, "removed %d placeholder pods\n", removed)
 	}
 	return nil
-}
-
-// stopDaemon scales the primetime Deployment to 0 and waits for its pods
-// to be gone.
-func stopDaemon(ctx context.Context, kube *kubeClients, ref string) error {
-	ns, name, ok := strings.Cut(ref, "/")
-	if !ok || ns == "" || name == "" {
-		return errors.New("want namespace/name")
-	}
-	deps := kube.client.AppsV1().Deployments(ns)
-	dep, err := deps.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil // already gone
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := deps.UpdateScale(ctx, name, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, ResourceVersion: dep.ResourceVersion},
-		Spec: autoscalingv1.ScaleSpec{Replicas: 0}}, metav1.UpdateOptions{FieldManager: actuate.FieldManager}); err != nil {
-		return err
-	}
-	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
-	if err != nil {
-		return err
-	}
-	return wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		pods, err := kube.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-		if err != nil {
-			return false, err
-		}
-		return len(pods.Items) == 0, nil
-	})
 }

@@ -169,7 +169,7 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 	if err != nil {
 		return err
 	}
-	target, err := pickTarget(all.Targets, o.target)
+	target, err := simulate.PickTarget(all.Targets, o.target)
 	if err != nil {
 		return err
 	}
@@ -204,29 +204,6 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 		return exitCode(1)
 	}
 	return nil
-}
-
-// pickTarget returns the target named namespace/name, or the only one.
-func pickTarget(targets []ground.Target, name string) (*ground.Target, error) {
-	if name == "" {
-		switch len(targets) {
-		case 0:
-			return nil, errors.New("the targets files hold no valid target")
-		case 1:
-			return &targets[0], nil
-		}
-		names := make([]string, len(targets))
-		for i := range targets {
-			names[i] = targets[i].Key().String()
-		}
-		return nil, fmt.Errorf("the targets files hold %d targets (%s): name the trace's with --target", len(targets), strings.Join(names, ", "))
-	}
-	for i := range targets {
-		if targets[i].Key().String() == name {
-			return &targets[i], nil
-		}
-	}
-	return nil, fmt.Errorf("--target: no valid target %q in the targets files", name)
 }
 
 func writeSimulationSVG(rep *simulate.Report, o simulateOptions, windows []ground.Window) error {
