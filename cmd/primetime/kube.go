@@ -6,21 +6,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/go-logr/zapr"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/scale"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
@@ -64,37 +57,14 @@ func connect(ctx context.Context, kubeconfig string, qps float32, burst int, log
 }
 
 // actuator builds the actuator of the hpa-floor and scale modes and
-// starts the informers it reads (HPAs, and the workloads of scale mode),
-// over the one namespace watched or over all of them.
+// starts the informers it reads, over the one namespace watched or over
+// all of them.
 func (k *kubeClients) actuator(ctx context.Context, watchNamespaces []string, m *actuate.Metrics, log *zap.Logger) (*actuate.Actuator, []cache.InformerSynced, error) {
 	ns := ""
 	if len(watchNamespaces) == 1 {
 		ns = watchNamespaces[0]
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(k.client, 10*time.Minute, informers.WithNamespace(ns))
-	hpas, err := actuate.NewHPAIndex(factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer())
-	if err != nil {
-		return nil, nil, err
-	}
-	factory.Start(ctx.Done())
-	disco, err := discovery.NewDiscoveryClientForConfig(k.config)
-	if err != nil {
-		return nil, nil, err
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
-	scales, err := scale.NewForConfig(k.config, mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(disco))
-	if err != nil {
-		return nil, nil, err
-	}
-	dyn, err := dynamic.NewForConfig(k.config)
-	if err != nil {
-		return nil, nil, err
-	}
-	workloads := &actuate.Workloads{Dynamic: dyn, Mapper: mapper, Namespace: ns}
-	workloads.Start(ctx)
-	a := (&actuate.Actuator{Client: k.client, HPAs: hpas, Workloads: workloads, Scales: scales, Recorder: k.recorder, Log: log}).WithMetrics(m)
-	synced := []cache.InformerSynced{factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer().HasSynced, workloads.HasSynced}
-	return a, synced, nil
+	return actuate.Start(ctx, actuate.Clients{Config: k.config, Client: k.client, Recorder: k.recorder}, ns, m, log)
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -119,7 +117,7 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 	if err != nil {
 		return fmt.Errorf("--baseline: %v", err)
 	}
-	late, err := readReports(cmd.Context(), o.reports)
+	late, err := config.ReadReports(cmd.Context(), o.reports)
 	if err != nil {
 		return fmt.Errorf("--reports: %v", err)
 	}
@@ -175,45 +173,4 @@ func readConfigFilesWith(stderr io.Writer, loader config.Loader, files ...[]stri
 		fmt.Fprintln(stderr, p.Error())
 	}
 	return all, len(problems), nil
-}
-
-// maxReportsSize bounds a /reports document plan reads.
-const maxReportsSize = 16 << 20
-
-// readReports reads plan's --reports: a file, or primetime serve's
-// /reports at an http:// or https:// address. Empty: no advice.
-func readReports(ctx context.Context, from string) (map[ground.TargetKey]config.LateWindow, error) {
-	if from == "" {
-		return nil, nil
-	}
-	var data []byte
-	if strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://") {
-		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		data, err = io.ReadAll(io.LimitReader(resp.Body, maxReportsSize+1))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", from, err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s: %s: %s", from, resp.Status, strings.TrimSpace(string(data[:min(len(data), 200)])))
-		}
-	} else {
-		var err error
-		if data, err = os.ReadFile(from); err != nil {
-			return nil, err
-		}
-	}
-	if len(data) > maxReportsSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB", from, maxReportsSize>>20)
-	}
-	return config.ParseReports(from, data)
 }

@@ -17,8 +17,6 @@ import (
 	"github.com/primetime-dev/primetime/render"
 	"github.com/primetime-dev/primetime/simulate"
 	"github.com/primetime-dev/primetime/sources"
-	"github.com/primetime-dev/primetime/sources/datadog"
-	promsource "github.com/primetime-dev/primetime/sources/prometheus"
 )
 
 type reportOptions struct {
@@ -145,7 +143,7 @@ func (h *reportHistory) source(t *ground.Target) (sources.Source, error) {
 			if h.flags.prom.url == "" {
 				return nil, errors.New("its load is a Prometheus query: give --prometheus-url")
 			}
-			src, err := promsource.New(promsource.Config{URL: h.flags.prom.url, Timeout: h.flags.prom.timeout, HTTP: h.flags.prom.httpConfig()}, nil)
+			src, err := h.flags.newPrometheus(nil)
 			if err != nil {
 				return nil, err
 			}
@@ -157,12 +155,7 @@ func (h *reportHistory) source(t *ground.Target) (sources.Source, error) {
 			if os.Getenv("DD_API_KEY") == "" {
 				return nil, errors.New("its load is a Datadog query: set DD_API_KEY, DD_APP_KEY (and DD_SITE)")
 			}
-			if share := h.flags.datadogBudgetShare; share <= 0 || share > 1 {
-				return nil, fmt.Errorf("--datadog-budget-share %v is not in (0, 1]", share)
-			}
-			cfg := h.flags.datadogConfig()
-			cfg.Logger = zap.NewNop()
-			src, err := datadog.New(cfg)
+			src, err := h.flags.newDatadog(zap.NewNop(), nil)
 			if err != nil {
 				return nil, err
 			}

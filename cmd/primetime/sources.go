@@ -72,6 +72,21 @@ func (p promFlags) httpConfig() promconfig.HTTPClientConfig {
 	return c
 }
 
+// newPrometheus is the Prometheus source of --prometheus-url.
+func (o *sourceFlags) newPrometheus(m *sources.Metrics) (*promsource.Source, error) {
+	return promsource.New(promsource.Config{URL: o.prom.url, Timeout: o.prom.timeout, HTTP: o.prom.httpConfig()}, m)
+}
+
+// newDatadog is the Datadog source of the environment and the flags.
+func (o *sourceFlags) newDatadog(log *zap.Logger, m *sources.Metrics) (*datadog.Source, error) {
+	if o.datadogBudgetShare <= 0 || o.datadogBudgetShare > 1 {
+		return nil, fmt.Errorf("--datadog-budget-share %v is not in (0, 1]", o.datadogBudgetShare)
+	}
+	cfg := o.datadogConfig()
+	cfg.Logger, cfg.Observer, cfg.RateLimits = log, m, m
+	return datadog.New(cfg)
+}
+
 // registerSources registers the load sources that are configured with
 // poller, each polled with its kind's default timing.
 func (o *sourceFlags) registerSources(ctx context.Context, poller *sources.Poller, interval time.Duration, cfg *rest.Config, client kubernetes.Interface, m *sources.Metrics, log *zap.Logger) error {
@@ -80,19 +95,14 @@ func (o *sourceFlags) registerSources(ctx context.Context, poller *sources.Polle
 		poller.Register(sources.Registration{Source: src, Interval: every, MaxAge: maxAge})
 	}
 	if o.prom.url != "" {
-		src, err := promsource.New(promsource.Config{URL: o.prom.url, Timeout: o.prom.timeout, HTTP: o.prom.httpConfig()}, m)
+		src, err := o.newPrometheus(m)
 		if err != nil {
 			return err
 		}
 		register(src)
 	}
 	if os.Getenv("DD_API_KEY") != "" {
-		ddCfg := o.datadogConfig()
-		ddCfg.Logger, ddCfg.Observer, ddCfg.RateLimits = log.Named("datadog"), m, m
-		if o.datadogBudgetShare <= 0 || o.datadogBudgetShare > 1 {
-			return fmt.Errorf("--datadog-budget-share %v is not in (0, 1]", o.datadogBudgetShare)
-		}
-		src, err := datadog.New(ddCfg)
+		src, err := o.newDatadog(log.Named("datadog"), m)
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,14 @@
 package config
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/primetime-dev/primetime/ground"
@@ -76,4 +81,46 @@ func ParseReports(name string, data []byte) (map[ground.TargetKey]LateWindow, er
 		out[key] = l
 	}
 	return out, nil
+}
+
+// MaxReportsSize bounds a /reports document plan reads.
+const MaxReportsSize = 16 << 20
+
+// ReadReports reads primetime serve's /reports document (plan --reports)
+// from a file, or from an http:// or https:// address (within 15 s), and
+// returns the last late window of each target (ParseReports). Empty: none.
+func ReadReports(ctx context.Context, from string) (map[ground.TargetKey]LateWindow, error) {
+	if from == "" {
+		return nil, nil
+	}
+	var data []byte
+	if strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://") {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		data, err = io.ReadAll(io.LimitReader(resp.Body, MaxReportsSize+1))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", from, err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: %s: %s", from, resp.Status, strings.TrimSpace(string(data[:min(len(data), 200)])))
+		}
+	} else {
+		var err error
+		if data, err = os.ReadFile(from); err != nil {
+			return nil, err
+		}
+	}
+	if len(data) > MaxReportsSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB", from, MaxReportsSize>>20)
+	}
+	return ParseReports(from, data)
 }
