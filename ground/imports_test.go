@@ -53,6 +53,20 @@ func TestImportRules(t *testing.T) {
 			}
 			return ""
 		}},
+		{name: "the daemon imports neither simulate nor render", under: module + "/scaler", forbidden: func(imp string) string {
+			for _, no := range []string{"/simulate", "/render", "/cmd"} {
+				if within(imp, module+no) {
+					return "the offline commands' packages stand above the daemon's"
+				}
+			}
+			return ""
+		}},
+		{name: "render only writes: it imports ground and policies", under: module + "/render", forbidden: func(imp string) string {
+			if within(imp, module) && !within(imp, module+"/ground") && !within(imp, module+"/policies") {
+				return "a package that acts (render writes what others computed)"
+			}
+			return ""
+		}},
 		{name: "release stands apart: it builds the binary, it is not in it", under: module + "/release", forbidden: func(imp string) string {
 			if within(imp, module) && !within(imp, module+"/release") {
 				return "a package of the daemon (release stamps it with -ldflags -X, by name)"

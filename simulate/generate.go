@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/primetime-dev/primetime/ground"
@@ -114,6 +116,31 @@ type Generated struct {
 	Windows []byte
 	// Targets is the targets file of the traced workload (YAML).
 	Targets []byte
+}
+
+// WriteFiles writes the trace to PREFIX.csv, the windows to
+// PREFIX.windows.yaml (when it announces any) and the target to
+// PREFIX.targets.yaml, and returns the files written, in that order, until
+// one fails.
+func (g *Generated) WriteFiles(prefix string) ([]string, error) {
+	var csv strings.Builder
+	if err := WriteSeriesCSV(&csv, ground.Series(g.Trace), 1); err != nil {
+		return nil, err
+	}
+	var written []string
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{prefix + ".csv", []byte(csv.String())}, {prefix + ".windows.yaml", g.Windows}, {prefix + ".targets.yaml", g.Targets}} {
+		if f.data == nil {
+			continue // nothing announced
+		}
+		if err := os.WriteFile(f.name, f.data, 0o644); err != nil {
+			return written, err
+		}
+		written = append(written, f.name)
+	}
+	return written, nil
 }
 
 func (o *GenerateOptions) withDefaults() error {

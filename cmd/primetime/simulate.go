@@ -28,6 +28,7 @@ type simulateOptions struct {
 	svgFrom, svgTo   string
 	loadUnit         string
 	timeline         time.Duration
+	cluster          string
 
 	generate string
 	gen      simulate.GenerateOptions
@@ -81,6 +82,7 @@ PREFIX).`,
 	f.StringVar(&o.svgFrom, "svg-from", "", "start of the SVG's time axis (RFC 3339 or \"2006-01-02 15:04\" in the windows' time zone)")
 	f.StringVar(&o.svgTo, "svg-to", "", "end of the SVG's time axis")
 	f.StringVar(&o.loadUnit, "load-unit", "req/s", "unit of the trace's load, for labels")
+	f.StringVar(&o.cluster, "cluster", "", "expand %%cluster%% in the targets' queries as primetime serve --cluster does")
 	f.DurationVar(&o.timeline, "timeline", 0, "also print the replicas of primetime and the reactive HPA every DURATION around each announced window, and how ready each was")
 
 	f.StringVar(&o.generate, "generate", "", "write a synthetic trace instead: tv-spot, newsletter, organic-week, demo-spot, late-spots, missed-spots or two-wave-spots")
@@ -101,26 +103,12 @@ func runGenerate(cmd *cobra.Command, o simulateOptions) error {
 	if err != nil {
 		return fmt.Errorf("--generate: %w", err)
 	}
-	var csv strings.Builder
-	if err := simulate.WriteSeriesCSV(&csv, ground.Series(g.Trace), 1); err != nil {
+	written, err := g.WriteFiles(o.out)
+	for _, name := range written {
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", name)
+	}
+	if err != nil {
 		return err
-	}
-	files := []struct {
-		name string
-		data []byte
-	}{
-		{o.out + ".csv", []byte(csv.String())},
-		{o.out + ".windows.yaml", g.Windows},
-		{o.out + ".targets.yaml", g.Targets},
-	}
-	for _, f := range files {
-		if f.data == nil {
-			continue // nothing announced
-		}
-		if err := os.WriteFile(f.name, f.data, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", f.name)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%d rows from %s to %s, %d events\n", len(g.Trace),
 		g.Trace.Start().Format(time.RFC3339), g.Trace.End().Format(time.RFC3339), len(g.Events))
@@ -165,7 +153,7 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 	if err != nil {
 		return err
 	}
-	all, problems, err := readConfigFiles(cmd.ErrOrStderr(), o.targets, o.windows)
+	all, problems, err := readConfigFilesWith(cmd.ErrOrStderr(), config.Loader{Cluster: o.cluster, LookupEnv: os.LookupEnv}, o.targets, o.windows)
 	if err != nil {
 		return err
 	}
