@@ -53,7 +53,7 @@ time that would have had it ready in time.
 --cluster plans as primetime serve --cluster does: the targets whose
 clusters: leaves it out are not shown, and %%cluster%% in targets' queries is
 replaced by it (%%env_NAME%% by the variable NAME of plan's environment).
-Each target shows its query as the daemon sends it, and a warning when a
+Each target shows its query with the variables expanded, and a warning when a
 Datadog rollup wider than a minute delays primetime's reaction.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd, o) },
