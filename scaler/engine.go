@@ -289,7 +289,7 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 			published[i] = publish(t, d, reading, now)
 			e.record(t, st, d)
 			if samples != nil {
-				samples[i] = sampleOf(t, d, reading.Value.At)
+				samples[i] = sampleOf(t, d, reading)
 				countInForce(inForce, d)
 			}
 		}

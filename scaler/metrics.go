@@ -14,6 +14,7 @@ import (
 
 	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies"
+	"github.com/primetime-dev/primetime/sources"
 )
 
 // Metrics are the engine's Prometheus metrics (SPEC §3). The per-target
@@ -93,14 +94,16 @@ type targetSample struct {
 	source  ground.SourceKind
 	// dataAt is when the newest load value was measured; zero when none.
 	dataAt time.Time
+	// dataLimit is the age past which that value is stale.
+	dataLimit time.Duration
 }
 
 // windowPhase names a window (by ConfigMap) in one phase.
 type windowPhase struct{ cm, window, phase string }
 
 // sampleOf copies what the series show of d.
-func sampleOf(t *ground.Target, d *policies.Decision, dataAt time.Time) targetSample {
-	s := targetSample{namespace: t.Namespace, name: t.Name, source: t.Load.Kind(), dataAt: dataAt,
+func sampleOf(t *ground.Target, d *policies.Decision, reading sources.Reading) targetSample {
+	s := targetSample{namespace: t.Namespace, name: t.Name, source: t.Load.Kind(), dataAt: reading.Value.At, dataLimit: reading.Limit,
 		load:     [4]ground.Opt[float64]{d.Load.Observed, d.Load.Forecast, d.Load.Scheduled, d.Load.Effective},
 		replicas: [4]ground.Opt[int32]{d.Current, d.Desired, d.Schedule.Floor, d.Schedule.Cap}}
 	for i, eff := range d.Schedule.Effects {
@@ -178,6 +181,7 @@ var targetFamilies = [...]struct{ name, help string }{
 	{"primetime_window_active", "1 while a window acts on a target: it sets the target's floor (from the start of pre-scaling to the end of its step-down) or its quiet cap, by phase: lead, active, cooldown, step-down, quiet. Of overlapping windows, the one whose floor or cap is in force."},
 	{"primetime_source_data_age_seconds", "Age of the newest load value of each target, from the end of the time it describes (a Datadog bucket's end)."},
 	{"primetime_window_targets", "Targets a window is in force on (whether or not its floor or cap is the one that counts), by phase."},
+	{"primetime_source_data_max_age_seconds", "Age past which each target's load value is stale: its source's staleness limit plus the width of the value's bucket (a Datadog rollup)."},
 }
 
 // writeText writes the last completed cycle's per-target series in
@@ -229,6 +233,12 @@ func (c *targetCollector) writeText(w *bufio.Writer) error {
 	})
 	for _, k := range keys {
 		t.sample(float64(p.inForce[k]), "configmap", k.cm, "window", k.window, "phase", k.phase)
+	}
+	t.family(5)
+	for _, s := range p.targets {
+		if !s.dataAt.IsZero() && s.dataLimit > 0 {
+			t.sample(s.dataLimit.Seconds(), "source", string(s.source), "namespace", s.namespace, "target", s.name)
+		}
 	}
 	return t.err
 }

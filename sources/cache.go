@@ -62,10 +62,11 @@ func (c *Cache) Get(key string, now time.Time, maxAge time.Duration) Reading {
 	if age < 0 {
 		age = 0
 	}
-	if limit := maxAge + cp.last.Span; age > limit {
-		return Reading{Status: StatusStale, Value: cp.last, Age: age, Err: &StaleError{Age: age, Limit: limit, Span: cp.last.Span, Cause: cp.lastErr}}
+	limit := maxAge + cp.last.Span
+	if age > limit {
+		return Reading{Status: StatusStale, Value: cp.last, Age: age, Limit: limit, Err: &StaleError{Age: age, Limit: limit, Span: cp.last.Span, Cause: cp.lastErr}}
 	}
-	return Reading{Status: StatusOK, Value: cp.last, Age: age}
+	return Reading{Status: StatusOK, Value: cp.last, Age: age, Limit: limit}
 }
 
 // Forget drops the queries whose keys are not in keep.

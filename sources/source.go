@@ -127,6 +127,9 @@ type Reading struct {
 	Err error
 	// Age is the age of the last good value; zero when there is none.
 	Age time.Duration
+	// Limit is the age past which the value is stale: the source's
+	// staleness limit plus the value's Span; zero when there is none.
+	Limit time.Duration
 }
 
 // Load returns the value when the reading is usable.

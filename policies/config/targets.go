@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -153,7 +154,19 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Targe
 		}
 	}
 	t.ScaleTargetRef = validateScaleTargetRef(r, item, raw.ScaleTargetRef)
-	t.Load = validateLoad(r, ctx, item, raw.Load)
+	if raw.Clusters.set() {
+		if items, ok := raw.Clusters.list(r, "clusters"); ok {
+			for _, c := range items {
+				if name, ok := c.text(r, "clusters"); ok && checkDNSLabel(r, c, "clusters", name) {
+					t.Clusters = append(t.Clusters, name)
+				}
+			}
+		}
+	}
+	// A target that another cluster's daemon acts on is not checked
+	// against this one's template variables (lint --cluster, serve).
+	elsewhere := ctx.loader.Cluster != "" && len(t.Clusters) > 0 && !slices.Contains(t.Clusters, ctx.loader.Cluster)
+	t.Load = validateLoad(r, ctx, item, raw.Load, elsewhere)
 
 	if !raw.CapacityPerReplica.set() {
 		r.add(item.line(), "capacityPerReplica", "is missing; give the load one replica serves at its target utilisation")
@@ -212,15 +225,6 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Targe
 			r.add(raw.Behavior.line(), "behavior", "paces mode scale only; in mode %s set it on the HPA", t.Mode)
 		}
 		t.Behavior = validateBehavior(r, raw.Behavior)
-	}
-	if raw.Clusters.set() {
-		if items, ok := raw.Clusters.list(r, "clusters"); ok {
-			for _, c := range items {
-				if name, ok := c.text(r, "clusters"); ok && checkDNSLabel(r, c, "clusters", name) {
-					t.Clusters = append(t.Clusters, name)
-				}
-			}
-		}
 	}
 	return t, true
 }
@@ -324,7 +328,7 @@ func validateScaleTargetRef(r *entryReporter, item, f field) ground.ScaleTargetR
 
 var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
-func validateLoad(r *entryReporter, ctx *docContext, item, f field) ground.LoadSpec {
+func validateLoad(r *entryReporter, ctx *docContext, item, f field, elsewhere bool) ground.LoadSpec {
 	var spec ground.LoadSpec
 	if !f.set() {
 		r.add(item.line(), "load", "is missing; give one load source: prometheus, datadog, scrape or kubernetes")
@@ -353,7 +357,7 @@ func validateLoad(r *entryReporter, ctx *docContext, item, f field) ground.LoadS
 	switch {
 	case raw.Prometheus.set():
 		if q, ok := raw.Prometheus.text(r, "load.prometheus"); ok {
-			q, _ = expandQuery(r, ctx, raw.Prometheus, "load.prometheus", q)
+			q, _ = expandQuery(r, ctx, raw.Prometheus, "load.prometheus", q, elsewhere)
 			if err := checkBalanced(q); err != nil {
 				r.add(raw.Prometheus.line(), "load.prometheus", "%v", err)
 			}
@@ -362,7 +366,7 @@ func validateLoad(r *entryReporter, ctx *docContext, item, f field) ground.LoadS
 	case raw.Datadog.set():
 		if q, ok := raw.Datadog.text(r, "load.datadog"); ok {
 			var expanded bool
-			q, expanded = expandQuery(r, ctx, raw.Datadog, "load.datadog", q)
+			q, expanded = expandQuery(r, ctx, raw.Datadog, "load.datadog", q, elsewhere)
 			if err := checkDatadogQuery(q); err != nil {
 				r.add(raw.Datadog.line(), "load.datadog", "%v", err)
 			} else if advice, slow := DatadogRollupAdvice(q); slow && expanded {

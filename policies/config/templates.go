@@ -66,15 +66,20 @@ func (l Loader) expand(query string) (string, []string) {
 				bad(m, m+" names no environment variable; write %%env_NAME%%, e.g. %%env_DD_CLUSTER_NAME%%")
 				return m
 			}
+			if secretName(env) {
+				bad(m, m+" names a secret: primetime never puts a key, token or password of its environment in a query")
+				return m
+			}
 			var v string
 			ok := false
 			if l.LookupEnv != nil {
 				v, ok = l.LookupEnv(env)
 			}
+			v = strings.TrimSpace(v) // a value from a file ends with a newline
 			switch {
 			case !ok:
 				bad(m, m+" is not set in primetime's environment")
-			case strings.TrimSpace(v) == "":
+			case v == "":
 				bad(m, m+" is empty in primetime's environment")
 			}
 			return v
@@ -90,6 +95,19 @@ func (l Loader) expand(query string) (string, []string) {
 		return query, reasons
 	}
 	return out, nil
+}
+
+// secretName reports whether an environment variable's name says it holds
+// a credential (DD_API_KEY, DD_APP_KEY, a token, a password): its value
+// would be sent in queries and shown in errors, Events and the calendar.
+func secretName(name string) bool {
+	up := strings.ToUpper(name)
+	for _, w := range []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"} {
+		if strings.Contains(up, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // templateSuggestion names the variable probably meant by an unknown one.
@@ -109,9 +127,13 @@ func templateSuggestion(name string) string {
 
 // expandQuery expands the template variables of the query in field f
 // (path names it), reporting each one that cannot be expanded; false
-// then, with the query as written.
-func expandQuery(r *entryReporter, ctx *docContext, f field, path, query string) (string, bool) {
+// then, with the query as written. For a target of another cluster
+// (elsewhere) nothing is reported: that cluster's daemon expands it.
+func expandQuery(r *entryReporter, ctx *docContext, f field, path, query string, elsewhere bool) (string, bool) {
 	q, reasons := ctx.loader.expand(query)
+	if elsewhere {
+		return q, len(reasons) == 0
+	}
 	for _, reason := range reasons {
 		r.add(f.line(), path, "%s", reason)
 	}

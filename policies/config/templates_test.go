@@ -35,7 +35,8 @@ func fakeEnv(vars map[string]string) func(string) (string, bool) {
 }
 
 func TestQueryTemplates(t *testing.T) {
-	env := fakeEnv(map[string]string{"DD_CLUSTER_NAME": "prod-eu", "REGION": "eu-west-1", "EMPTY": "", "BLANK": "  "})
+	env := fakeEnv(map[string]string{"DD_CLUSTER_NAME": "prod-eu", "REGION": "eu-west-1", "EMPTY": "", "BLANK": "  ",
+		"FROM_A_FILE": "eu-west-1\n", "DD_API_KEY": "dd-api-secret", "DD_APP_KEY": "dd-app-secret", "VAULT_TOKEN": "s.123"})
 	eu := Loader{Cluster: "eu", LookupEnv: env}
 	cases := []struct {
 		name   string
@@ -85,6 +86,20 @@ func TestQueryTemplates(t *testing.T) {
 			`targets.yaml:5: target "web": load.datadog: holds a %% that closes no template variable; write them as %%cluster%% or %%env_NAME%%`}},
 		{"the expanded query is checked", Loader{Cluster: "eu", LookupEnv: fakeEnv(map[string]string{"TAGS": "a:1},sum:y{b:2"})}, `{datadog: 'sum:x{%%env_TAGS%%}'}`, "", []string{
 			`targets.yaml:5: target "web": load.datadog: "sum:x{a:1},sum:y{b:2}" holds several queries; give one query per target`}},
+		{"a value read from a file, its newline trimmed", eu, `{datadog: 'sum:x{region:%%env_FROM_A_FILE%%}'}`,
+			"sum:x{region:eu-west-1}", nil},
+		{"the daemon's Datadog keys are never read", eu, `{datadog: 'sum:x{a:b},%%env_DD_APP_KEY%%'}`, "", []string{
+			`targets.yaml:5: target "web": load.datadog: %%env_DD_APP_KEY%% names a secret: primetime never puts a key, token or password of its environment in a query`,
+			// The query is checked as written: the key is not in it.
+			`targets.yaml:5: target "web": load.datadog: "sum:x{a:b},%%env_DD_APP_KEY%%" holds several queries; give one query per target`}},
+		{"nor any token", eu, `{prometheus: 'up{t="%%env_VAULT_TOKEN%%",k="%%env_DD_API_KEY%%"}'}`, "", []string{
+			`targets.yaml:5: target "web": load.prometheus: %%env_VAULT_TOKEN%% names a secret: primetime never puts a key, token or password of its environment in a query`,
+			`targets.yaml:5: target "web": load.prometheus: %%env_DD_API_KEY%% names a secret: primetime never puts a key, token or password of its environment in a query`}},
+		{"a target of another cluster is not checked against this one's variables", eu,
+			"{datadog: 'sum:x{region:%%env_US_ONLY%%}'}\n    clusters: [us]", "sum:x{region:%%env_US_ONLY%%}", nil},
+		{"a target of this cluster is", eu,
+			"{datadog: 'sum:x{region:%%env_US_ONLY%%}'}\n    clusters: [eu, us]", "", []string{
+				`targets.yaml:5: target "web": load.datadog: %%env_US_ONLY%% is not set in primetime's environment`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
