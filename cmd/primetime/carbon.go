@@ -3,14 +3,10 @@
 package main
 
 import (
-	"fmt"
-	"math"
-	"strconv"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	"github.com/primetime-dev/primetime/ground"
+	"github.com/primetime-dev/primetime/policies/config"
 )
 
 // carbonIntensity is serve's --carbon-intensity: the grams of CO2e of
@@ -24,62 +20,18 @@ type carbonIntensity struct {
 	perReplicaHour ground.Opt[float64]
 }
 
-const carbonSyntax = "write grams of CO2e per replica-hour (120), or grams per vCPU-hour and the vCPUs of one replica (400:0.5 or 400:500m)"
-
-// Set parses v; pflag names the flag in the error: invalid argument "-1"
-// for "--carbon-intensity" flag: ...
+// Set parses v (config.ParseCarbonIntensity); pflag names the flag in the
+// error: invalid argument "-1" for "--carbon-intensity" flag: ...
 func (c *carbonIntensity) Set(v string) error {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		*c = carbonIntensity{}
-		return nil
-	}
-	grams, vcpuText, perVCPU := strings.Cut(v, ":")
-	g, err := parseGrams(strings.TrimSpace(grams))
+	g, err := config.ParseCarbonIntensity(v)
 	if err != nil {
 		return err
 	}
-	if perVCPU {
-		vcpu, err := parseVCPU(strings.TrimSpace(vcpuText))
-		if err != nil {
-			return err
-		}
-		g *= vcpu
+	*c = carbonIntensity{perReplicaHour: g}
+	if g.OK {
+		c.text = strings.TrimSpace(v)
 	}
-	*c = carbonIntensity{text: v, perReplicaHour: ground.Some(g)}
 	return nil
-}
-
-func parseGrams(s string) (float64, error) {
-	g, err := strconv.ParseFloat(s, 64)
-	switch {
-	case err != nil:
-		return 0, fmt.Errorf("%q is not a number of grams; %s", s, carbonSyntax)
-	case math.IsNaN(g) || math.IsInf(g, 0):
-		return 0, fmt.Errorf("grams of CO2e must be a finite number, got %s; %s", s, carbonSyntax)
-	case g < 0:
-		return 0, fmt.Errorf("grams of CO2e must not be negative, got %s", s)
-	}
-	return g, nil
-}
-
-// parseVCPU reads the vCPUs of one replica: "0.5", "2" or "500m".
-func parseVCPU(s string) (float64, error) {
-	var vcpu float64
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, fmt.Errorf("the vCPUs of one replica must be a finite number, got %s; %s", s, carbonSyntax)
-		}
-		vcpu = f
-	} else if q, err := resource.ParseQuantity(s); err == nil {
-		vcpu = q.AsApproximateFloat64()
-	} else {
-		return 0, fmt.Errorf("%q is not a number of vCPUs; %s", s, carbonSyntax)
-	}
-	if vcpu <= 0 {
-		return 0, fmt.Errorf("the vCPUs of one replica must be more than 0, got %s", s)
-	}
-	return vcpu, nil
 }
 
 func (c *carbonIntensity) String() string { return c.text }
