@@ -29,6 +29,9 @@ type History struct {
 	// Now is the end of the history: an occurrence not over by then has no
 	// report yet.
 	Now time.Time
+	// Cluster is the daemon's --cluster whose decisions are replayed;
+	// empty: each target as one of the clusters it names would.
+	Cluster string
 	// SourceOf returns the source of a target's load history, or why there
 	// is none.
 	SourceOf func(t *ground.Target) (sources.Source, error)
@@ -75,7 +78,7 @@ func ReplayHistory(ctx context.Context, h History) HistoryResult {
 			res.Problems++
 			continue
 		}
-		r := newReplay(t, h.Windows, h.Step)
+		r := newReplay(t, h.Windows, h.Step, h.Cluster)
 		for _, sp := range spans {
 			got, err := r.span(ctx, src, sp, h.Now)
 			if err != nil {
@@ -164,14 +167,17 @@ type replay struct {
 	nextHistory time.Time
 }
 
-func newReplay(t *ground.Target, windows []ground.Window, step time.Duration) *replay {
+func newReplay(t *ground.Target, windows []ground.Window, step time.Duration, cluster string) *replay {
 	r := &replay{t: t, step: step, src: &traceSource{kind: t.Load.Kind(), points: true}, poller: sources.NewPoller(sources.NewCache())}
 	_, maxAge := sources.DefaultTiming(r.src.kind, step)
 	r.poller.Register(sources.Registration{Source: r.src, Interval: step, MaxAge: maxAge})
 	r.history = &scaler.HistoryCache{Poller: r.poller, Horizon: scaler.HistoryHorizon, Log: zap.NewNop(), Now: func() time.Time { return r.clock }}
 	snap := &ground.Snapshot{Version: 1, Targets: []ground.Target{*t}, Windows: windows, ValidTargets: 1, ValidWindows: len(windows)}
 	r.engine = &scaler.Engine{Interval: step, Config: staticConfig{snap}, Poller: r.poller, History: r.history, Reports: &r.reports}
-	if len(t.Clusters) > 0 {
+	switch {
+	case cluster != "":
+		r.engine.Cluster = cluster
+	case len(t.Clusters) > 0:
 		r.engine.Cluster = t.Clusters[0] // a report speaks of every target, whichever daemon acts on it
 	}
 	r.engine.SyncConfig()

@@ -75,7 +75,7 @@ func (s *traceSource) Fetch(_ context.Context, queries []sources.Query, now time
 				r = sources.Result{Value: sources.Value{V: p.V, At: p.T, Span: w}}
 			}
 		case w > 0:
-			end := known.Truncate(w)
+			end := bucketStart(known, w)
 			if v, ok := s.trace.Mean(end.Add(-w), end); ok {
 				r = sources.Result{Value: sources.Value{V: v, At: end, Span: w}}
 			}
@@ -87,6 +87,14 @@ func (s *traceSource) Fetch(_ context.Context, queries []sources.Query, now time
 		out[q.Key()] = r
 	}
 	return out
+}
+
+// bucketStart is the start of the w-wide bucket holding t, buckets
+// aligned on the Unix epoch as Datadog's are (time.Truncate aligns on
+// year 1, which differs for widths that do not divide a day).
+func bucketStart(t time.Time, w time.Duration) time.Time {
+	epoch := time.Unix(0, 0)
+	return epoch.Add(t.Sub(epoch).Truncate(w))
 }
 
 // rollup is the bucket width of a query: the rollup a Datadog query pins,
@@ -146,7 +154,7 @@ func (s *traceSource) History(_ context.Context, q sources.Query, from, to time.
 	}
 	if w := s.rollup(q); w > 0 {
 		var out ground.Series
-		for end := from.Truncate(w).Add(w); !end.After(to) && !end.After(known); end = end.Add(w) {
+		for end := bucketStart(from, w).Add(w); !end.After(to) && !end.After(known); end = end.Add(w) {
 			if v, ok := s.trace.Mean(end.Add(-w), end); ok {
 				out = append(out, ground.Sample{T: end, V: v})
 			}

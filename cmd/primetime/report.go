@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,7 +61,7 @@ RFC 3339 or "2006-01-02 15:04" in --timezone (default UTC).`,
 	f.StringVar(&o.timezone, "timezone", "", "time zone of --from/--to written without an offset (default UTC)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text (one sentence per report) or json")
 	f.DurationVar(&o.step, "step", 15*time.Second, "resolution of the history read and of the replay (serve's --interval)")
-	f.StringVar(&o.cluster, "cluster", "", "the --cluster of the primetime serve that reads the targets: the value of %%cluster%% in their queries (%%env_NAME%% is the variable NAME of report's environment)")
+	f.StringVar(&o.cluster, "cluster", "", "report as primetime serve --cluster does: only its targets, and the value of %%cluster%% in their queries (%%env_NAME%% is the variable NAME of report's environment)")
 	o.src.install(f)
 	_ = cmd.MarkFlagRequired("targets")
 	_ = cmd.MarkFlagRequired("windows")
@@ -99,13 +100,16 @@ func runReport(cmd *cobra.Command, o reportOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.cluster != "" {
+		all.Targets = slices.DeleteFunc(all.Targets, func(t ground.Target) bool { return !t.InCluster(o.cluster) })
+	}
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	h := &reportHistory{flags: &o.src}
 	res := simulate.ReplayHistory(ctx, simulate.History{Targets: all.Targets, Windows: all.Windows,
-		From: from, To: to, Step: o.step, Now: reportNow(), SourceOf: h.source})
+		From: from, To: to, Step: o.step, Now: reportNow(), Cluster: o.cluster, SourceOf: h.source})
 	for _, note := range res.Notes {
 		fmt.Fprintln(cmd.ErrOrStderr(), note)
 	}

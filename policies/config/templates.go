@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -154,5 +155,13 @@ func DatadogRollupAdvice(query string) (string, bool) {
 	if w <= MaxQuickRollup {
 		return "", false
 	}
-	return "rolls up by " + w.String() + ": primetime reacts up to " + FormatDuration(w) + " late; .rollup(avg, 30) or none reacts within a minute", true
+	head := "rolls up by " + w.String() + ": primetime reacts up to " + FormatDuration(w) + " late; "
+	if counts := strings.Contains(query, ".as_count()") || sumRollup.MatchString(query); counts {
+		// A count per bucket: a narrower bucket counts less, and the
+		// load per replica with it.
+		return head + fmt.Sprintf(".rollup(sum, 30) reacts within a minute, counting per 30 s: divide capacityPerReplica by %g", w.Seconds()/30), true
+	}
+	return head + ".rollup(avg, 30) or none reacts within a minute", true
 }
+
+var sumRollup = regexp.MustCompile(`\.rollup\(\s*(sum|count)\s*,`)

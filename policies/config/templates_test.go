@@ -181,7 +181,8 @@ func TestDatadogRollupWarning(t *testing.T) {
 		want  string // the warning; empty for none
 	}{
 		{"sum:x{a:b}.as_rate().rollup(avg, 300)", `targets.yaml:5: warning: target "web": load.datadog: rolls up by 5m0s: primetime reacts up to 5m late; .rollup(avg, 30) or none reacts within a minute`},
-		{"sum:x{a:b}.rollup(sum, 120)", `targets.yaml:5: warning: target "web": load.datadog: rolls up by 2m0s: primetime reacts up to 2m late; .rollup(avg, 30) or none reacts within a minute`},
+		{"sum:x{a:b}.rollup(sum, 120)", `targets.yaml:5: warning: target "web": load.datadog: rolls up by 2m0s: primetime reacts up to 2m late; .rollup(sum, 30) reacts within a minute, counting per 30 s: divide capacityPerReplica by 4`},
+		{"sum:orders{*}.as_count().rollup(sum, 300)", `targets.yaml:5: warning: target "web": load.datadog: rolls up by 5m0s: primetime reacts up to 5m late; .rollup(sum, 30) reacts within a minute, counting per 30 s: divide capacityPerReplica by 10`},
 		{"sum:x{a:b}.rollup(90)", `targets.yaml:5: warning: target "web": load.datadog: rolls up by 1m30s: primetime reacts up to 1m30s late; .rollup(avg, 30) or none reacts within a minute`},
 		{"sum:x{a:b}.rollup(avg, 3600)", `targets.yaml:5: warning: target "web": load.datadog: rolls up by 1h0m0s: primetime reacts up to 1h late; .rollup(avg, 30) or none reacts within a minute`},
 		{"sum:x{a:b}.rollup(avg, 60)", ""},

@@ -116,14 +116,16 @@ func (b *budget) observe(now time.Time, h http.Header) sources.DatadogRateLimit 
 		r.Limit, r.HasLimit = v, true
 	}
 	if d, ok := headerSeconds(h, "X-RateLimit-Period"); ok && d > 0 {
-		b.period = d
+		b.period = min(d, 24*time.Hour)
 		r.Period, r.HasPeriod = d, true
 	}
 	if n := strings.TrimSpace(h.Get("X-RateLimit-Name")); n != "" {
 		b.name = n
 	}
 	if d, ok := headerSeconds(h, "X-RateLimit-Reset"); ok && d >= 0 {
-		b.resetAt = now.Add(d)
+		// Seconds until the reset; a proxy's epoch time would pause for
+		// decades: no pause is longer than MaxRateLimitPause.
+		b.resetAt = now.Add(min(d, MaxRateLimitPause))
 		r.Reset, r.HasReset = d, true
 	}
 	if v, ok := headerFloat(h, "X-RateLimit-Remaining"); ok {

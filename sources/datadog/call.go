@@ -164,7 +164,7 @@ func (s *Source) rateLimited(now time.Time, h http.Header, why string) *sources.
 	s.mu.Lock()
 	var pause time.Duration
 	if reset, ok := headerSeconds(h, "X-RateLimit-Reset"); ok && reset > 0 {
-		pause = reset
+		pause = min(reset, MaxRateLimitPause)
 	} else {
 		pause = s.cfg.Jitter(s.limitBackoff.Step(), RateLimitJitter)
 	}

@@ -55,6 +55,10 @@ const (
 	OutageJitter = 0.25
 	// RateLimitJitter is the jitter of each step of RateLimitBackoff.
 	RateLimitJitter = 0.2
+	// MaxRateLimitPause bounds a pause until x-ratelimit-reset: Datadog's
+	// periods are an hour at most, and a reset sent as a Unix time (by a
+	// proxy) must not stop the calls for decades.
+	MaxRateLimitPause = time.Hour
 )
 
 // RateLimitBackoff is the pause after an HTTP 429 that carries no
@@ -426,7 +430,7 @@ func (s *Source) Fetch(ctx context.Context, queries []sources.Query, now time.Ti
 	from := now.Add(-s.liveWindow(set.order))
 	deliver := func(ex *exchange) {
 		for t, list := range ex.series {
-			put(t, latest(list, set.original[t], now, s.cfg.Rollup))
+			put(t, latest(list, set.original[t], now, s.cfg.Rollup, ground.DatadogRollup(t)))
 		}
 		for t, err := range ex.errs {
 			put(t, sources.Result{Err: err})
@@ -590,7 +594,7 @@ func (s *Source) HistoryBatch(ctx context.Context, queries []sources.Query, from
 		case 0:
 			put(t, sources.HistoryResult{})
 		case 1:
-			points, _ := completePoints(list[0], now, s.cfg.Rollup)
+			points, _ := completePoints(list[0], now, s.cfg.Rollup, ground.DatadogRollup(t))
 			put(t, sources.HistoryResult{Series: points})
 		default:
 			put(t, sources.HistoryResult{Err: groupedError(set.original[t], len(list))})

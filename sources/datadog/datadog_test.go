@@ -210,6 +210,19 @@ func TestRateLimitBackoff(t *testing.T) {
 			t.Errorf("requests: %v rate_limited, %v success; want 1 and 1", h.requests(t, sources.OutcomeRateLimited), h.requests(t, sources.OutcomeSuccess))
 		}
 	})
+	t.Run("a reset sent as a Unix time pauses an hour at most", func(t *testing.T) {
+		h := newHarness(t)
+		epoch := fixture{http.StatusTooManyRequests, rateHeaders(600, 0, 1765100000), fixture429.body}
+		h.fake.failNext(epoch)
+		res := h.fetch(qs, t0)
+		var rl *sources.RateLimitError
+		if !errors.As(res[qs[0].Key()].Err, &rl) || !rl.RetryAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("after a 429 with x-ratelimit-reset 1765100000: %v, want rate-limited until 21:00", res[qs[0].Key()].Err)
+		}
+		if r := h.fetch(qs, t0.Add(time.Hour))[qs[0].Key()]; r.Err != nil {
+			t.Errorf("an hour later: %v, want Datadog called again", r.Err)
+		}
+	})
 	noReset := fixture{http.StatusTooManyRequests, map[string]string{"x-ratelimit-limit": "600", "x-ratelimit-period": "3600", "x-ratelimit-remaining": "0"}, fixture429.body}
 	t.Run("back-off without a reset", func(t *testing.T) {
 		h := newHarness(t, func(c *Config) { c.Jitter = func(d time.Duration, _ float64) time.Duration { return d } })

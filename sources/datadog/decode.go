@@ -35,7 +35,7 @@ func groupedError(query string, n int) error {
 
 // latest returns the newest complete point of a query's series, stamped at
 // the end of its bucket, its Span the bucket's width.
-func latest(list []datadogV1.MetricsQueryMetadata, query string, end time.Time, settle time.Duration) sources.Result {
+func latest(list []datadogV1.MetricsQueryMetadata, query string, end time.Time, settle, pinned time.Duration) sources.Result {
 	switch len(list) {
 	case 0:
 		return sources.Result{Err: sources.ErrNoData}
@@ -43,7 +43,7 @@ func latest(list []datadogV1.MetricsQueryMetadata, query string, end time.Time, 
 	default:
 		return sources.Result{Err: groupedError(query, len(list))}
 	}
-	points, width := completePoints(list[0], end, settle)
+	points, width := completePoints(list[0], end, settle, pinned)
 	if len(points) == 0 {
 		return sources.Result{Err: sources.ErrNoData}
 	}
@@ -54,16 +54,17 @@ func latest(list []datadogV1.MetricsQueryMetadata, query string, end time.Time, 
 // completePoints returns a series' non-null points whose bucket is
 // complete, in time order, each stamped with the end of its bucket, and
 // the buckets' width. A bucket spans [timestamp, timestamp + the series'
-// interval) (settle, the pinned rollup, when the answer gives none); it is
+// interval) (pinned, the rollup the query was sent with, when the answer
+// gives none or a nonsense one); it is
 // complete once it ended at least settle before end: the points of the
 // last half minute reach Datadog late, so a bucket that just ended may
 // hold only some hosts' points. Whatever the width, the newest bucket that
 // can be complete is read: at 1 s buckets that skips 30 of them, at 300 s
 // the one still filling, and the value read is at most width + settle old.
-func completePoints(series datadogV1.MetricsQueryMetadata, end time.Time, settle time.Duration) (ground.Series, time.Duration) {
+func completePoints(series datadogV1.MetricsQueryMetadata, end time.Time, settle, pinned time.Duration) (ground.Series, time.Duration) {
 	width := time.Duration(series.GetInterval()) * time.Second
-	if width <= 0 {
-		width = settle
+	if iv := series.GetInterval(); iv <= 0 || iv > int64(366*24*time.Hour/time.Second) {
+		width = max(pinned, settle)
 	}
 	cutoff := end.Add(-settle)
 	var out ground.Series

@@ -2,6 +2,7 @@ package datadog
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,3 +94,25 @@ func TestFreshnessByBucket(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// An answer without an interval (or with a nonsense one) is read at the
+// rollup the query was sent with: a 5-minute bucket still filling is not
+// taken for a complete 30 s one.
+func TestAnswerWithoutInterval(t *testing.T) {
+	const query = "avg:nginx.net.request_per_s{service:web}.rollup(avg, 300)"
+	now := t0.Add(2*time.Minute + 17*time.Second)
+	for _, interval := range []string{`"interval":0,`, ``, `"interval":-300,`, `"interval":1099511627776,`} {
+		t.Run(interval, func(t *testing.T) {
+			from := t0.Add(-15 * time.Minute)
+			series := seriesJSON(0, query, "*", from, now, 5*time.Minute, func(ts time.Time) float64 { return ts.Sub(t0).Seconds() + 1e6 })
+			series = strings.Replace(series, `"interval":300,`, interval, 1)
+			h := newReplay(t, fixture{http.StatusOK, rateHeaders(1600, 1500, 2000), okBody(query, from, now, series)})
+			q := ddQuery("shop", query)
+			r := h.fetch([]sources.Query{q}, now)[q.Key()]
+			if r.Err != nil || r.Value.V != -300+1e6 || !r.Value.At.Equal(t0) || r.Value.Span != 5*time.Minute {
+				t.Fatalf("got the bucket at %+gs ending %s, span %s (%v); want the bucket [19:55, 20:00), span 5m",
+					r.Value.V-1e6, r.Value.At.Format(time.TimeOnly), r.Value.Span, r.Err)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+	"github.com/primetime-dev/primetime/ground"
 	"go.uber.org/zap"
 )
 
@@ -46,7 +47,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			t.Fatalf("%d results for %d queries", len(per), len(batch))
 		}
 		for i, list := range per {
-			r := latest(list, batch[i], time.Unix(now, 0), DefaultRollup)
+			r := latest(list, batch[i], time.Unix(now, 0), DefaultRollup, ground.DatadogRollup(batch[i]))
 			if r.Err != nil {
 				continue
 			}

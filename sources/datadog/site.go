@@ -45,6 +45,9 @@ func ParseSite(s string) (Site, error) {
 	if i := strings.IndexAny(host, "/?#"); i >= 0 {
 		host = host[:i]
 	}
+	if h, port, ok := strings.Cut(host, ":"); ok && port == "443" {
+		host = h // https://api.datadoghq.eu:443/
+	}
 	host = strings.TrimSuffix(host, ".")
 	for _, prefix := range []string{"api.", "app."} {
 		host = strings.TrimPrefix(host, prefix)

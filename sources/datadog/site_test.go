@@ -32,6 +32,8 @@ func TestSites(t *testing.T) {
 		{"ddog-gov.com", "https://api.ddog-gov.com"},
 		{"app.ddog-gov.com", "https://api.ddog-gov.com"},
 		{"US1-FED", "https://api.ddog-gov.com"},
+		{"us3.datadoghq.com:443", "https://api.us3.datadoghq.com"},
+		{"https://api.datadoghq.eu:443/", "https://api.datadoghq.eu"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.site, func(t *testing.T) {
