@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/scaler"
 )
 
@@ -107,11 +106,7 @@ func TestGoldenOutputs(t *testing.T) {
 // 41 s late, as a file for plan --reports.
 func reportsFile(t *testing.T) string {
 	t.Helper()
-	var book scaler.ReportBook
-	spot := time.Date(2026, 12, 10, 19, 45, 0, 0, time.UTC)
-	book.Advise(ground.TargetKey{Namespace: "storefront", Name: "web"}, "tf1-prime-spot", spot, 41*time.Second, 9*time.Minute+30*time.Second)
-	book.Advise(ground.TargetKey{Namespace: "storefront", Name: "api"}, "tf1-prime-spot", spot, 5*time.Second, 3*time.Minute)
-	srv := httptest.NewServer(&book)
+	srv := httptest.NewServer(lateBook())
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL)
 	if err != nil {

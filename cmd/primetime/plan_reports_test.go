@@ -20,16 +20,23 @@ import (
 var planArgs = []string{"plan", "--targets", "testdata/spec-targets.yaml", "--windows", "testdata/spec-windows.yaml",
 	"--baseline", "1000", "--from", "2026-11-23T00:00:00+01:00", "--to", "2026-11-30T00:00:00+01:00"}
 
+// lateBook is what serve's /reports says of the spec's spot on Thursday
+// 10 December: storefront/web's floor ready 41 s late, storefront/api's 5 s.
+func lateBook() *scaler.ReportBook {
+	var book scaler.ReportBook
+	spot := time.Date(2026, 12, 10, 19, 45, 0, 0, time.UTC)
+	book.Advise(ground.TargetKey{Namespace: "storefront", Name: "web"}, "tf1-prime-spot", spot, 41*time.Second, 9*time.Minute+30*time.Second)
+	book.Advise(ground.TargetKey{Namespace: "storefront", Name: "api"}, "tf1-prime-spot", spot, 5*time.Second, 3*time.Minute)
+	return &book
+}
+
 // TestPlanSuggestsTheLeadTimeOfTheLastLateWindow: what serve's /reports
 // says of a floor ready 41 s after its window's start reaches plan, as an
 // address or as a file, in the table and in the JSON; a target whose lead
 // time already covers it, and one never late, get nothing.
 func TestPlanSuggestsTheLeadTimeOfTheLastLateWindow(t *testing.T) {
-	var book scaler.ReportBook
 	spot := time.Date(2026, 12, 10, 19, 45, 0, 0, time.UTC)
-	book.Advise(ground.TargetKey{Namespace: "storefront", Name: "web"}, "tf1-prime-spot", spot, 41*time.Second, 9*time.Minute+30*time.Second)
-	book.Advise(ground.TargetKey{Namespace: "storefront", Name: "api"}, "tf1-prime-spot", spot, 5*time.Second, 3*time.Minute)
-	srv := httptest.NewServer(&book)
+	srv := httptest.NewServer(lateBook())
 	defer srv.Close()
 	const want = "  lead time: tf1-prime-spot on Thu 10 Dec 19:45 UTC was ready 41s late: a leadTime of 9m30s (now 8m) would have had it ready in time\n"
 
