@@ -53,8 +53,8 @@ type HistoryResult struct {
 // starts: the load observed before a floor is its "Nx" baseline.
 const HistoryWarmUp = time.Hour
 
-// TimeLayout is how the notes write an instant.
-const TimeLayout = "2006-01-02 15:04 MST"
+// timeLayout is how the notes write an instant.
+const timeLayout = "2006-01-02 15:04 MST"
 
 // ReplayHistory replays each target's spans (an hour before each of its
 // occurrences starting in [From, To) until its step-down is surely over,
@@ -94,16 +94,16 @@ func ReplayHistory(ctx context.Context, h History) HistoryResult {
 				loc := cmp.Or(occ.Window.Location, time.UTC)
 				if sp.to.After(h.Now) {
 					res.Notes = append(res.Notes, fmt.Sprintf("%s: %s on %s: not over by %s, no report yet", t.Key(), occ.Window.Name,
-						occ.Start.In(loc).Format(TimeLayout), h.Now.In(loc).Format(TimeLayout)))
+						occ.Start.In(loc).Format(timeLayout), h.Now.In(loc).Format(timeLayout)))
 				} else {
 					res.Notes = append(res.Notes, fmt.Sprintf("%s: %s on %s: never in force on this target in the replay, no report", t.Key(), occ.Window.Name,
-						occ.Start.In(loc).Format(TimeLayout)))
+						occ.Start.In(loc).Format(timeLayout)))
 				}
 			}
 		}
 	}
 	if occurrences == 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("no window of the targets starts between %s and %s", h.From.UTC().Format(TimeLayout), h.To.UTC().Format(TimeLayout)))
+		res.Notes = append(res.Notes, fmt.Sprintf("no window of the targets starts between %s and %s", h.From.UTC().Format(timeLayout), h.To.UTC().Format(timeLayout)))
 	}
 	slices.SortStableFunc(res.Reports, func(a, b policies.WindowReport) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Target.String(), b.Target.String()), cmp.Compare(a.Window, b.Window))

@@ -11,10 +11,10 @@ import (
 	"github.com/primetime-dev/primetime/ground"
 )
 
-// HistoryChunk bounds one history request of a kind of source: Prometheus
+// historyChunk bounds one history request of a kind of source: Prometheus
 // answers at most 11,000 points per range query; Datadog's points are its
 // rollup's, and 12 hours of them stay within what one call returns.
-func HistoryChunk(kind ground.SourceKind, step time.Duration) time.Duration {
+func historyChunk(kind ground.SourceKind, step time.Duration) time.Duration {
 	if kind == ground.SourceDatadog {
 		return 12 * time.Hour
 	}
@@ -22,11 +22,11 @@ func HistoryChunk(kind ground.SourceKind, step time.Duration) time.Duration {
 }
 
 // FetchHistory reads q's load over [from, to] at step from src, in chunks
-// of HistoryChunk, in time order without duplicates. An error names the
+// of historyChunk, in time order without duplicates. An error names the
 // range and the query.
 func FetchHistory(ctx context.Context, src Source, q Query, from, to time.Time, step time.Duration) (ground.Series, error) {
 	var out ground.Series
-	chunk := HistoryChunk(q.Kind(), step)
+	chunk := historyChunk(q.Kind(), step)
 	for a := from; !a.After(to); a = a.Add(chunk + step) {
 		b := a.Add(chunk)
 		if b.After(to) {
