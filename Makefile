@@ -103,7 +103,7 @@ bench: ## The benchmarks quoted in docs/performance.md
 	$(GO) test -run '^$$' -bench BenchmarkRunWeek -benchmem ./simulate/
 
 traces: build ## Regenerate the synthetic traces of docs/performance.md (seed 1)
-	for k in tv-spot newsletter organic-week demo-spot late-spots missed-spots two-wave-spots; do bin/primetime simulate --generate $$k --seed 1 --out docs/traces/$$k; done
+	for k in tv-spot newsletter organic-week demo-spot late-spots missed-spots two-wave-spots shape-change-spots; do bin/primetime simulate --generate $$k --seed 1 --out docs/traces/$$k; done
 
 demo: ## A TV spot replayed by primetime simulate (seconds), then live on a local control plane (Ctrl-C stops and cleans up)
 	@GO=$(GO) bash e2e/demo/simulated.sh

@@ -19,7 +19,8 @@ type TraceKind string
 // The synthetic traces `primetime simulate --generate` makes.
 const (
 	// TraceTVSpot: a week of organic traffic with TV spots (3–8x within a
-	// minute, decaying over 10–20 minutes), each announced by a window.
+	// minute, decaying over 10–20 minutes), each announced by a window in
+	// the group tv-spots, as are its variants' spots and the demo's.
 	TraceTVSpot TraceKind = "tv-spot"
 	// TraceNewsletter: a week with a newsletter every morning at 10:00
 	// (1.8–2.6x over 5–10 minutes, decaying over 45–75 minutes), announced
@@ -43,15 +44,30 @@ const (
 	// aired again in the next break, or a presenter mentions the site),
 	// half to all of the first's rise over what is left of it.
 	TraceTwoWaveSpots TraceKind = "two-wave-spots"
+	// TraceShapeChangeSpots: the TV-spot week whose spots change shape
+	// halfway: the first 4 (shapeChangeAfter) bring no second wave, those
+	// from the 5th on bring one as two-wave-spots does (5–9 minutes after
+	// the first, half to all of its rise, inside the window; the same
+	// draws, so from the 5th spot on the waves are two-wave-spots' own).
+	// What a group's learned shape meets when its spots stop being alike.
+	TraceShapeChangeSpots TraceKind = "shape-change-spots"
 )
 
+// shapeChangeAfter is how many spots of the shape-change-spots week come
+// without a second wave.
+const shapeChangeAfter = 4
+
+// tvSpotsGroup is the group of every TV-spot window a generated windows
+// file announces: windows of the same kind, whose effect primetime learns.
+const tvSpotsGroup = "tv-spots"
+
 // TraceKinds lists the synthetic traces.
-var TraceKinds = []TraceKind{TraceTVSpot, TraceNewsletter, TraceOrganicWeek, TraceDemoSpot, TraceLateSpots, TraceMissedSpots, TraceTwoWaveSpots}
+var TraceKinds = []TraceKind{TraceTVSpot, TraceNewsletter, TraceOrganicWeek, TraceDemoSpot, TraceLateSpots, TraceMissedSpots, TraceTwoWaveSpots, TraceShapeChangeSpots}
 
 // spotted reports whether a kind of trace is the TV-spot week or one of
 // its variants.
 func (k TraceKind) spotted() bool {
-	return k == TraceTVSpot || k == TraceLateSpots || k == TraceMissedSpots || k == TraceTwoWaveSpots
+	return k == TraceTVSpot || k == TraceLateSpots || k == TraceMissedSpots || k == TraceTwoWaveSpots || k == TraceShapeChangeSpots
 }
 
 // GenerateOptions are the parameters of a synthetic trace. Zero values
@@ -145,7 +161,7 @@ func (g *Generated) WriteFiles(prefix string) ([]string, error) {
 
 func (o *GenerateOptions) withDefaults() error {
 	if !slices.Contains(TraceKinds, o.Kind) {
-		return fmt.Errorf("unknown trace %q (want tv-spot, newsletter, organic-week, demo-spot, late-spots, missed-spots or two-wave-spots)", o.Kind)
+		return fmt.Errorf("unknown trace %q (want tv-spot, newsletter, organic-week, demo-spot, late-spots, missed-spots, two-wave-spots or shape-change-spots)", o.Kind)
 	}
 	if o.Seed == 0 {
 		o.Seed = 1
@@ -315,14 +331,19 @@ func varySpots(rng *rand.Rand, kind TraceKind, spots []Event) []Event {
 		for i := range spots {
 			spots[i].Missed = i%2 == 1
 		}
-	case TraceTwoWaveSpots:
+	case TraceTwoWaveSpots, TraceShapeChangeSpots:
 		out := make([]Event, 0, 2*len(spots))
-		for _, e := range spots {
+		for i, e := range spots {
+			// Drawn for every spot, so that shape-change-spots' waves
+			// are two-wave-spots' own.
 			second := e
 			second.Wave = 1
 			second.Actual = e.Actual.Add(time.Duration(5*60+rng.IntN(4*60+1)) * time.Second)
 			second.Multiplier = 1 + (e.Multiplier-1)*(0.5+0.5*rng.Float64())
-			out = append(out, e, second)
+			out = append(out, e)
+			if kind == TraceTwoWaveSpots || i >= shapeChangeAfter {
+				out = append(out, second)
+			}
 		}
 		return out
 	}
@@ -394,8 +415,10 @@ targets:
 
 // windowsFile announces the events as marketing would: each TV spot at
 // its booked minute, for 15 minutes, expecting its audience's multiplier
-// rounded up to the half; the newsletter as one daily window expecting
-// the most it has ever brought, rounded up.
+// (both waves' when it brings two) rounded up to the half, in the group
+// tv-spots (a group alone changes nothing: no window says learned); the
+// newsletter as one daily window expecting the most it has ever brought,
+// rounded up.
 func windowsFile(o *GenerateOptions, events []Event) []byte {
 	if o.Kind == TraceOrganicWeek || (o.Kind.spotted() && len(events) == 0) {
 		return nil
@@ -410,8 +433,8 @@ func windowsFile(o *GenerateOptions, events []Event) []byte {
 			if e.Wave > 0 {
 				continue
 			}
-			fmt.Fprintf(&b, "  - name: %s\n    start: %q\n    duration: 15m\n    expect: %sx\n    targets: [storefront/web]\n",
-				e.Name, e.Scheduled.In(o.Location).Format("2006-01-02 15:04"), formatMultiplier(announced(events, i)))
+			fmt.Fprintf(&b, "  - name: %s\n    group: %s\n    start: %q\n    duration: 15m\n    expect: %sx\n    targets: [storefront/web]\n",
+				e.Name, tvSpotsGroup, e.Scheduled.In(o.Location).Format("2006-01-02 15:04"), formatMultiplier(announced(events, i)))
 		}
 	case o.Kind == TraceNewsletter:
 		fmt.Fprintf(&b, "windows:\n  - name: newsletter\n    cron: \"0 10 * * *\"\n    duration: 1h\n    expect: %sx\n    targets: [storefront/web]\n",
@@ -470,12 +493,13 @@ func demoSpot(rng *rand.Rand, o *GenerateOptions) *Generated {
 timezone: %s
 windows:
   - name: tf1-spot
+    group: %s
     start: %q
     duration: 1m
     cooldown: 30s
     expect: %gx
     targets: [storefront/web]
-`, o.Location, spot.Scheduled.In(o.Location).Format("2006-01-02 15:04:05"), demoSpike)
+`, o.Location, tvSpotsGroup, spot.Scheduled.In(o.Location).Format("2006-01-02 15:04:05"), demoSpike)
 	return &Generated{Trace: tr, Events: []Event{spot}, Windows: []byte(windows), Targets: []byte(demoTarget)}
 }
 

@@ -91,6 +91,67 @@ func TestGenerateTVSpots(t *testing.T) {
 		if w.Name != e.Name || !w.Start.Equal(e.Scheduled) || w.Demand.Value < e.Multiplier || w.Demand.Value > e.Multiplier+0.5 {
 			t.Errorf("window %s at %s expecting %gx; spot %s at %s is %.2fx", w.Name, w.Start, w.Demand.Value, e.Name, e.Scheduled, e.Multiplier)
 		}
+		if w.Group != "tv-spots" || w.Learned {
+			t.Errorf("window %s: group %q, learned %v; want group tv-spots, a fixed expect", w.Name, w.Group, w.Learned)
+		}
+	}
+}
+
+// The shape-change week: the TV-spot week's spots, the first 4 alone,
+// those from the 5th on with two-wave-spots' own second waves; each
+// window expects both waves of its spot, in the group tv-spots.
+func TestGenerateShapeChangeSpots(t *testing.T) {
+	tv := generate(t, GenerateOptions{Kind: TraceTVSpot, Seed: 5})
+	two := generate(t, GenerateOptions{Kind: TraceTwoWaveSpots, Seed: 5})
+	g := generate(t, GenerateOptions{Kind: TraceShapeChangeSpots, Seed: 5})
+	var firsts, seconds []Event
+	for _, e := range g.Events {
+		if e.Wave == 0 {
+			firsts = append(firsts, e)
+		} else {
+			seconds = append(seconds, e)
+		}
+	}
+	sameEvent := func(a, b Event) bool {
+		return a.Name == b.Name && a.Scheduled.Equal(b.Scheduled) && a.Actual.Equal(b.Actual) && a.Multiplier == b.Multiplier &&
+			a.Rise == b.Rise && a.Decay == b.Decay && a.Missed == b.Missed && a.Wave == b.Wave
+	}
+	if !slices.EqualFunc(firsts, tv.Events, sameEvent) {
+		t.Fatalf("first waves %+v, want the TV-spot week's spots %+v", firsts, tv.Events)
+	}
+	var want []Event
+	for _, e := range two.Events {
+		if e.Wave == 1 && slices.IndexFunc(tv.Events, func(s Event) bool { return s.Name == e.Name }) >= shapeChangeAfter {
+			want = append(want, e)
+		}
+	}
+	if len(want) != len(tv.Events)-shapeChangeAfter || !slices.EqualFunc(seconds, want, sameEvent) {
+		t.Fatalf("second waves %+v, want two-wave-spots' from the 5th spot on %+v", seconds, want)
+	}
+	for _, e := range seconds {
+		first := firsts[slices.IndexFunc(firsts, func(f Event) bool { return f.Name == e.Name })]
+		if d := e.Actual.Sub(first.Actual); d < 5*time.Minute || d > 9*time.Minute || e.Actual.After(first.Scheduled.Add(15*time.Minute)) {
+			t.Errorf("%s: second wave %s after the first, at %s; want 5–9 min, inside the 15 min window", e.Name, d, e.Actual)
+		}
+		if r := (e.Multiplier - 1) / (first.Multiplier - 1); r < 0.5 || r > 1 {
+			t.Errorf("%s: second wave %.2f of the first's rise, want half to all", e.Name, r)
+		}
+	}
+	res := config.ParseFile("shape-change-spots.windows.yaml", g.Windows)
+	if errs := res.Problems.Errors(); len(errs) > 0 || len(res.Windows) != len(firsts) {
+		t.Fatalf("windows: %v, %d of them; want %d that lint clean", errs, len(res.Windows), len(firsts))
+	}
+	tvw, twow := config.ParseFile("tv", tv.Windows).Windows, config.ParseFile("two", two.Windows).Windows
+	for i, w := range res.Windows {
+		// Its spot's own announcement: the TV-spot week's for a spot alone,
+		// the two-wave week's (both waves) for one with a second wave.
+		ref := tvw[i]
+		if i >= shapeChangeAfter {
+			ref = twow[i]
+		}
+		if w.Name != firsts[i].Name || w.Group != "tv-spots" || w.Demand != ref.Demand || w.Duration != 15*time.Minute {
+			t.Errorf("window %s (group %q) expects %v for %s; want group tv-spots, %v for 15m", w.Name, w.Group, w.Demand, w.Duration, ref.Demand)
+		}
 	}
 }
 
@@ -225,8 +286,9 @@ func committedSetup(tb testing.TB, kind TraceKind) Setup {
 	return Setup{Trace: Trace(series), Target: cfg.Targets[0], Windows: cfg.Windows, Startup: DefaultStartup, MetricDelay: DefaultMetricDelay}
 }
 
-// TestCommittedSpotVariants: spots that air 90 s late, that never air, or
-// come in two waves leave no load unserved inside their windows — but one:
+// TestCommittedSpotVariants: spots that air 90 s late, that never air,
+// come in two waves, or in two waves from the 5th spot on leave no load
+// unserved inside their windows — but one:
 // on the late-spots week the Sunday 12:55 spot peaked at 2,754 req/s, 4.6x
 // the load measured before it, above the 54 replicas (2,700) its
 // "expect: 4.5x" asked for, and the HPA's reaction came 30 s too late.
@@ -238,6 +300,7 @@ func TestCommittedSpotVariants(t *testing.T) {
 		{kind: TraceLateSpots, overflow: "tv-spot-11-22-1255"},
 		{kind: TraceMissedSpots},
 		{kind: TraceTwoWaveSpots},
+		{kind: TraceShapeChangeSpots},
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			rep, err := Run(context.Background(), committedSetup(t, tc.kind), []Strategy{StrategyPrimetime, StrategyOracle})

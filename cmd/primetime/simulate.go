@@ -85,7 +85,7 @@ PREFIX).`,
 	f.StringVar(&o.cluster, "cluster", "", "expand %%cluster%% in the targets' queries as primetime serve --cluster does")
 	f.DurationVar(&o.timeline, "timeline", 0, "also print the replicas of primetime and the reactive HPA every DURATION around each announced window, and how ready each was")
 
-	f.StringVar(&o.generate, "generate", "", "write a synthetic trace instead: tv-spot, newsletter, organic-week, demo-spot, late-spots, missed-spots or two-wave-spots")
+	f.StringVar(&o.generate, "generate", "", "write a synthetic trace instead: tv-spot, newsletter, organic-week, demo-spot, late-spots, missed-spots, two-wave-spots or shape-change-spots")
 	f.StringVar(&o.out, "out", "", "with --generate: path prefix of the files written")
 	f.Uint64Var(&o.gen.Seed, "seed", 1, "with --generate: random seed")
 	f.IntVar(&o.gen.Days, "days", 7, "with --generate: length in days")
