@@ -150,8 +150,16 @@ type Target struct {
 	CapacityPerReplica float64
 	MinReplicas        int32
 	MaxReplicas        int32
-	LeadTime           time.Duration
-	Mode               Mode
+	// LeadTime is how long before a window's start its floor starts; with
+	// LeadLearned, the longest it may be (maxLeadTime).
+	LeadTime time.Duration
+	// LeadLearned ("leadTime: learned"): the lead is what the target's
+	// reports show its pods needed, plus a margin, within MinLeadTime and
+	// LeadTime.
+	LeadLearned bool
+	// MinLeadTime is the shortest learned lead (minLeadTime).
+	MinLeadTime time.Duration
+	Mode        Mode
 	// Forecast is nil when forecasting is off.
 	Forecast *ForecastSpec
 	// Clusters, when not empty, limits the target to daemons started with

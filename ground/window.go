@@ -78,6 +78,11 @@ type Window struct {
 	// Group names windows of the same kind, whose reports teach each
 	// other; empty when not given.
 	Group string
+	// ShapeLearned ("shape: learned"): once the learning group has
+	// policies' MinShapeReports reports for a target, the floor follows
+	// the shape they show (peak, decay, second waves) instead of being
+	// held flat to the window's end.
+	ShapeLearned bool
 	// Quiet makes the window a cap on replicas instead of a floor.
 	Quiet    bool
 	Cooldown time.Duration

@@ -42,6 +42,9 @@ type Input struct {
 	Forecast ground.Opt[float64]
 	// Current is the workload's current replica count, when known.
 	Current ground.Opt[int32]
+	// Ready is the workload's ready replicas, when known: the reports
+	// learn from it how long pods take.
+	Ready ground.Opt[int32]
 	// Schedule is the windows' floor and cap at Now.
 	Schedule Schedule
 }
@@ -70,6 +73,8 @@ type Decision struct {
 	Tracking ground.Opt[int32]
 	Forecast ground.Opt[int32]
 	Current  ground.Opt[int32]
+	// Ready is the workload's ready replicas, when known.
+	Ready ground.Opt[int32]
 	// Schedule holds the windows in force, their floor and their cap.
 	Schedule Schedule
 	// Reservation is the node capacity the target's placeholder pods
@@ -87,6 +92,7 @@ func Decide(in Input) Decision {
 		Target:   t.Key(),
 		At:       in.Now,
 		Current:  in.Current,
+		Ready:    in.Ready,
 		Schedule: in.Schedule,
 		Load: Loads{
 			Observed:  in.Observed,

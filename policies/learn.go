@@ -14,10 +14,43 @@ const LearnFrom = 5
 
 // Lesson is what one window report teaches: the peak ratio one
 // occurrence brought to one target.
+//
+// It also keeps the occurrence's shape, that "shape: learned" windows
+// follow, and how long its pods took, that "leadTime: learned" targets
+// lead by. Durations count from the occurrence's start; zero is "not
+// seen" (no half decay while in force, no second wave, ready unknown).
 type Lesson struct {
 	Window string    `json:"window"`
 	Start  time.Time `json:"start"`
 	Ratio  float64   `json:"ratio"`
+	// PeakAfter is when the first wave peaked; HalfDecay the time from
+	// that peak until it had fallen halfway back to the baseline.
+	PeakAfter time.Duration `json:"peakAfter,omitempty"`
+	HalfDecay time.Duration `json:"halfDecay,omitempty"`
+	// SecondWave is a second wave's rise over the first's (0: none came),
+	// peaking SecondAfter the start.
+	SecondWave  float64       `json:"secondWave,omitempty"`
+	SecondAfter time.Duration `json:"secondAfter,omitempty"`
+	// ReadyAfter is how long the floor's replicas took to be ready from
+	// its first cycle; Late says they were not ready at the start.
+	ReadyAfter time.Duration `json:"readyAfter,omitempty"`
+	Late       bool          `json:"late,omitempty"`
+}
+
+// LessonOf returns what report r teaches, and false when it teaches
+// nothing (see Learn).
+func LessonOf(r *WindowReport) (Lesson, bool) {
+	ratio := r.Ratio()
+	if r.Quiet || !ratio.OK || ratio.V <= 0 || r.Group == "" || !r.Complete || !r.Rose() {
+		return Lesson{}, false
+	}
+	l := Lesson{Window: r.Window, Start: r.Start, Ratio: ratio.V, PeakAfter: max(r.FirstPeakAt.Sub(r.Start), 0), Late: r.Late}
+	l.HalfDecay = r.FirstHalfDecay.Or(0)
+	if r.SecondWave.OK {
+		l.SecondWave, l.SecondAfter = r.SecondWave.V, r.SecondWaveAt.Sub(r.Start)
+	}
+	l.ReadyAfter = r.ReadyAfter.Or(0)
+	return l, true
 }
 
 // Learned is a multiplier learned for one target: the highest ratio of
@@ -33,6 +66,8 @@ type Learned struct {
 // zero value is ready.
 type Learning struct {
 	lessons map[LearningKey][]Lesson
+	// leads are, per target, the last floors' times to ready.
+	leads map[ground.TargetKey][]leadLesson
 }
 
 // LearningKey names the lessons of one learning group for one target.
@@ -55,17 +90,19 @@ func ParseLearningKey(s string) (LearningKey, bool) {
 	return LearningKey{Group: group, Target: key}, true
 }
 
-// Learn adds the lesson of report r: its peak ratio, for the learning
-// group of its window. A quiet window's report, one with no ratio (no
-// load known) or one that did not see the whole occurrence (Complete)
-// teaches nothing. It reports whether a lesson was kept.
+// Learn adds the lesson of report r: its peak ratio and shape, for the
+// learning group of its window. A quiet window's report, one with no
+// ratio (no load known), one that did not see the whole occurrence
+// (Complete) or one whose load never clearly rose (Rose: a spot that
+// never aired) teaches nothing: spots that never came, however many in
+// a row, never lower nor push out what the group learned. It reports
+// whether a lesson was kept.
 func (l *Learning) Learn(r *WindowReport) bool {
-	ratio := r.Ratio()
-	if r.Quiet || !ratio.OK || ratio.V <= 0 || r.Group == "" || !r.Complete {
-		return false
+	lesson, ok := LessonOf(r)
+	if ok {
+		l.Add(LearningKey{Group: r.Group, Target: r.Target}, lesson)
 	}
-	l.Add(LearningKey{Group: r.Group, Target: r.Target}, Lesson{Window: r.Window, Start: r.Start, Ratio: ratio.V})
-	return true
+	return ok
 }
 
 // Add keeps a lesson, in start order, replacing one of the same window
@@ -82,6 +119,7 @@ func (l *Learning) Add(k LearningKey, lesson Lesson) {
 		ls = slices.Delete(ls, 0, len(ls)-LearnFrom)
 	}
 	l.lessons[k] = ls
+	l.addLead(k.Target, lesson)
 }
 
 // Multiplier returns the multiplier learned for window w on target t:

@@ -44,6 +44,28 @@ type WindowReport struct {
 	// HalfDecay is the time from the peak until the load was back halfway
 	// to the baseline; absent when it never was while in force.
 	HalfDecay ground.Opt[time.Duration]
+	// FirstPeakAt is when the first wave peaked: the highest load before
+	// the load first fell back halfway to the baseline; FirstHalfDecay is
+	// the time from it to that fall. Both are unknown (zero, absent)
+	// without a clear rise.
+	FirstPeakAt    time.Time
+	FirstHalfDecay ground.Opt[time.Duration]
+	// SecondWave is the rise of a wave after the first (once the first
+	// had fallen halfway) over the first's rise, when one rose by
+	// SecondWaveRise of it or more; SecondWaveAt is its peak.
+	SecondWave   ground.Opt[float64]
+	SecondWaveAt time.Time
+	// FloorFrom is the first cycle the floor was in force; ReadyAfter the
+	// time from it until the workload's ready replicas reached the floor,
+	// absent when they never did before the start (or were not known).
+	FloorFrom  time.Time
+	ReadyAfter ground.Opt[time.Duration]
+	// Late says the floor's replicas were not all ready at the start (a
+	// PrescaleLate): the lead was too short.
+	Late bool
+	// FollowedAt is the first cycle, inside the window, at which the floor
+	// followed the load down (a learned shape); zero when it was held.
+	FollowedAt time.Time
 	// FloorAtStart and ReplicasAtStart are the floor and the workload's
 	// replicas at the first cycle at or after Start.
 	FloorAtStart    ground.Opt[int32]
@@ -66,6 +88,26 @@ type WindowReport struct {
 	// complete report teaches a learned multiplier: one that missed the
 	// peak (an outage, a failover, a rename) would teach too little.
 	Complete bool
+}
+
+// What a report calls a rise and a second wave.
+const (
+	// ClearRise: an occurrence brought a clear rise when its peak is at
+	// least this share above the baseline (1.3x); organic drift and noise
+	// over a window stay below it.
+	ClearRise = 0.3
+	// SecondWaveRise: a later wave counts as a second wave when it rose
+	// from the lowest load after the first by at least this share of the
+	// first's rise.
+	SecondWaveRise = 0.25
+)
+
+// Rose says a clear rise came: the peak reached ClearRise above the
+// baseline. An occurrence without one (a spot that never aired) teaches
+// neither a multiplier nor a shape.
+func (r *WindowReport) Rose() bool {
+	ratio := r.Ratio()
+	return ratio.OK && ratio.V >= 1+ClearRise
 }
 
 // Ratio is the peak over the baseline, absent when either is unknown.
@@ -106,26 +148,35 @@ func (r *WindowReport) Sentence() string { return r.SentenceWith(ground.None[flo
 // is said of carbon when it is absent.
 func (r *WindowReport) SentenceWith(carbon ground.Opt[float64]) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s on %s: %s ", r.Window, r.Start.In(r.zone()).Format("Mon 2 Jan 15:04"), r.Target)
+	fmt.Fprintf(&b, "%s on %s: %s", r.Window, r.Start.In(r.zone()).Format("Mon 2 Jan 15:04"), r.Target)
 	if r.Quiet {
-		fmt.Fprintf(&b, "was capped; the quiet window saved %s replica-hours", formatHours(r.SavedReplicaHours))
+		fmt.Fprintf(&b, " was capped; the quiet window saved %s replica-hours", formatHours(r.SavedReplicaHours))
 		writeCO2e(&b, r.SavedReplicaHours, carbon)
 		return b.String()
 	}
 	ratio, expected := r.Ratio(), r.ExpectedRatio()
 	switch {
+	case ratio.OK && !r.Rose():
+		fmt.Fprintf(&b, ": no rise above the usual load came (%s at most for %s", formatLoad(r.Peak.V), formatLoad(r.Baseline.V))
+		if expected.OK {
+			fmt.Fprintf(&b, ", expected %s", formatRatio(expected.V))
+		}
+		b.WriteString(")")
 	case ratio.OK:
-		fmt.Fprintf(&b, "peaked at %.1fx its usual load (%s for %s) %s after the start", ratio.V, formatLoad(r.Peak.V), formatLoad(r.Baseline.V), formatSpan(r.PeakAt.Sub(r.Start)))
+		fmt.Fprintf(&b, " peaked at %.1fx its usual load (%s for %s) %s after the start", ratio.V, formatLoad(r.Peak.V), formatLoad(r.Baseline.V), formatSpan(r.PeakAt.Sub(r.Start)))
 		if expected.OK {
 			fmt.Fprintf(&b, " (expected %s)", formatRatio(expected.V))
 		}
 		if r.HalfDecay.OK {
 			fmt.Fprintf(&b, ", half gone %s later", formatSpan(r.HalfDecay.V))
 		}
+		if r.SecondWave.OK {
+			fmt.Fprintf(&b, ", with a second wave %s after the start (%.0f%% of the first's rise)", formatSpan(r.SecondWaveAt.Sub(r.Start)), 100*r.SecondWave.V)
+		}
 	case r.Peak.OK:
-		fmt.Fprintf(&b, "peaked at %s %s after the start, with no usual load known", formatLoad(r.Peak.V), formatSpan(r.PeakAt.Sub(r.Start)))
+		fmt.Fprintf(&b, " peaked at %s %s after the start, with no usual load known", formatLoad(r.Peak.V), formatSpan(r.PeakAt.Sub(r.Start)))
 	default:
-		b.WriteString("had no load observed during the window")
+		b.WriteString(" had no load observed during the window")
 	}
 	if r.ReplicasAtStart.OK && r.FloorAtStart.OK {
 		fmt.Fprintf(&b, "; %d replicas at the start for a floor of %d", r.ReplicasAtStart.V, r.FloorAtStart.V)
@@ -229,12 +280,22 @@ type reportBuilder struct {
 	replicasAtStart          int32
 	// before is the replicas when a quiet occurrence was first seen.
 	before int32
-	has    reportHas
-	seen   bool
+	// The waves: the first one's peak, then the lowest load after it fell
+	// halfway and the highest rise above that lowest.
+	firstPeak, trough, secondPeak, secondRise float64
+	firstPeakAt, secondAt                     int64
+	firstHalf                                 time.Duration
+	// floorFrom is the first cycle with the floor in force, readyAfter the
+	// time until its replicas were ready, followedAt the first cycle the
+	// floor followed the load inside the window.
+	floorFrom, followedAt int64
+	readyAfter            time.Duration
+	has                   reportHas
+	seen                  bool
 }
 
 // reportHas says which of a builder's optional figures are known.
-type reportHas uint16
+type reportHas uint32
 
 const (
 	hasBaseline reportHas = 1 << iota
@@ -247,6 +308,12 @@ const (
 	hasLearned
 	hasLead // first seen before the start
 	hasGap  // a gap between cycles, or the load unknown while it counts
+	hasFirstOver
+	hasFloorFrom
+	hasReady
+	hasFollowed
+	hasMetAtOnce  // the floor was met at its first cycle
+	hasReadyKnown // the ready replicas were known at some cycle
 )
 
 // Observe takes one cycle's decisions, one per target in the order of
@@ -365,7 +432,36 @@ func (b *reportBuilder) report(target ground.TargetKey, at time.Time) WindowRepo
 	if b.has&hasReplicasAtStart != 0 {
 		r.ReplicasAtStart = ground.Some(b.replicasAtStart)
 	}
+	if b.has&hasFloorFrom != 0 {
+		r.FloorFrom = time.Unix(0, b.floorFrom)
+	}
+	if b.has&hasReady != 0 {
+		r.ReadyAfter = ground.Some(b.readyAfter)
+	}
+	if b.has&(hasFloorFrom|hasReadyKnown) == hasFloorFrom|hasReadyKnown && b.has&hasMetAtOnce == 0 && b.floorFrom < b.start {
+		r.Late = b.has&hasReady == 0 || b.floorFrom+int64(b.readyAfter) > b.start
+	}
+	if b.has&hasFollowed != 0 {
+		r.FollowedAt = time.Unix(0, b.followedAt)
+	}
+	b.waves(&r)
 	return r
+}
+
+// waves fills what the report saw of the occurrence's waves.
+func (b *reportBuilder) waves(r *WindowReport) {
+	if !r.Rose() {
+		return
+	}
+	r.FirstPeakAt = time.Unix(0, b.firstPeakAt)
+	if b.has&hasFirstOver == 0 {
+		return
+	}
+	r.FirstHalfDecay = ground.Some(b.firstHalf)
+	if rise := b.firstPeak - r.Baseline.V; rise > 0 && b.secondRise >= SecondWaveRise*rise {
+		r.SecondWave = ground.Some((b.secondPeak - r.Baseline.V) / rise)
+		r.SecondWaveAt = time.Unix(0, b.secondAt)
+	}
 }
 
 // observe adds one cycle, decision d, of effect e to the report.
@@ -414,8 +510,12 @@ func (b *reportBuilder) observe(t *ground.Target, d *Decision, e *Effect) {
 			b.added += float64(e.Replicas.V-tracking) * dt.Hours()
 		}
 	}
+	b.readiness(d, e, now)
 	if now < b.start {
 		return
+	}
+	if e.Following && now < b.end && b.has&hasFollowed == 0 {
+		b.followedAt, b.has = now, b.has|hasFollowed
 	}
 	if b.has&(hasFloorAtStart|hasReplicasAtStart) == 0 {
 		if e.Replicas.OK {
@@ -432,15 +532,57 @@ func (b *reportBuilder) observe(t *ground.Target, d *Decision, e *Effect) {
 		b.has |= hasGap
 		return
 	}
-	if b.has&hasPeak == 0 || load.V > b.peak {
+	first := b.has&hasPeak == 0
+	if first || load.V > b.peak {
 		b.peak, b.peakAt, b.has = load.V, now, (b.has|hasPeak)&^hasHalfDecay
 	} else if b.has&hasHalfDecay == 0 && b.has&hasBaseline != 0 && b.peak > b.baseline && load.V <= b.baseline+(b.peak-b.baseline)/2 {
 		b.halfDecay, b.has = time.Duration(now-b.peakAt), b.has|hasHalfDecay
 	}
+	b.wave(load.V, now, first)
 	if d.Current.OK && t.CapacityPerReplica > 0 {
 		if excess := load.V - float64(d.Current.V)*t.CapacityPerReplica; excess > 0 {
 			b.underCapacity += dt
 			b.excess += excess * dt.Seconds()
 		}
+	}
+}
+
+// wave follows the waves: the first one until it fell halfway back to
+// the baseline, then the highest rise above the lowest load since.
+func (b *reportBuilder) wave(load float64, now int64, first bool) {
+	switch {
+	case first || (b.has&hasFirstOver == 0 && load > b.firstPeak):
+		b.firstPeak, b.firstPeakAt = load, now
+	case b.has&hasFirstOver == 0:
+		if b.has&hasBaseline != 0 && b.firstPeak > b.baseline && load <= b.baseline+(b.firstPeak-b.baseline)/2 {
+			b.firstHalf, b.trough, b.has = time.Duration(now-b.firstPeakAt), load, b.has|hasFirstOver
+		}
+	default:
+		b.trough = min(b.trough, load)
+		if rise := load - b.trough; rise > b.secondRise {
+			b.secondRise, b.secondPeak, b.secondAt = rise, load, now
+		}
+	}
+}
+
+// readiness notes when the floor was first in force and how long its
+// replicas took to be ready. A floor the workload already met at its
+// first cycle says nothing of how long pods take.
+func (b *reportBuilder) readiness(d *Decision, e *Effect, now int64) {
+	if !e.Replicas.OK || now >= b.end {
+		return
+	}
+	if d.Ready.OK {
+		b.has |= hasReadyKnown
+	}
+	if b.has&hasFloorFrom == 0 {
+		b.floorFrom, b.has = now, b.has|hasFloorFrom
+		if d.Ready.OK && d.Ready.V >= e.Replicas.V {
+			b.has |= hasMetAtOnce
+		}
+		return
+	}
+	if b.has&(hasReady|hasMetAtOnce) == 0 && d.Ready.OK && d.Ready.V >= e.Replicas.V {
+		b.readyAfter, b.has = time.Duration(now-b.floorFrom), b.has|hasReady
 	}
 }

@@ -59,6 +59,9 @@ type Traffic struct {
 	// the cooldown the floor follows it, so that once released it stays
 	// so.
 	Lowest ground.Opt[float64]
+	// SincePeak is the lowest load measured since Peak: a load read well
+	// above it is a new rise.
+	SincePeak ground.Opt[float64]
 }
 
 // Known is what is known of a target's occurrences besides their
@@ -73,6 +76,14 @@ type Known struct {
 	// then). The engine latches it with the occurrence's baseline: a
 	// report released meanwhile does not move a floor in force.
 	Learned func(o Occurrence) (float64, bool)
+	// Shape gives the shape learned for a "shape: learned" window's
+	// occurrence (its group's reports for the target); nil, or false,
+	// while there are fewer than MinShapeReports: the floor is then held
+	// flat.
+	Shape func(o Occurrence) (Shape, bool)
+	// LeadTime gives an occurrence's lead (a learned one, latched when
+	// its floor starts); nil: the target's LeadTime.
+	LeadTime func(o Occurrence) time.Duration
 }
 
 // The floor that follows the spike down (SPEC §2). A floor is held until
@@ -119,6 +130,10 @@ type Effect struct {
 	// Following says the floor follows the load down: the window's
 	// traffic came and passed its peak.
 	Following bool
+	// Shaped says the floor follows its group's learned shape inside the
+	// window; Lead is the occurrence's lead (learned or the target's).
+	Shaped bool
+	Lead   time.Duration
 	// Note explains an absent floor (NoteNoBaseline); Explain words it.
 	Note string
 }
@@ -228,7 +243,11 @@ func effectAt(t *ground.Target, o Occurrence, now time.Time, known *Known) (Effe
 		e.Peak = e.Replicas
 		return e, true
 	}
-	floorStart := o.Start.Add(-t.LeadTime)
+	e.Lead = t.LeadTime
+	if known.LeadTime != nil {
+		e.Lead = known.LeadTime(o)
+	}
+	floorStart := o.Start.Add(-e.Lead)
 	holdEnd := o.End.Add(w.Cooldown)
 	if now.Before(floorStart) {
 		return e, false
@@ -280,6 +299,12 @@ func effectAt(t *ground.Target, o Occurrence, now time.Time, known *Known) (Effe
 	}
 	e.Peak = ground.Some(peak)
 	follow, followLoad, following := followFloor(t, o, &e, load, known)
+	if e.Phase == PhaseActive && w.ShapeLearned && known.Shape != nil {
+		if shape, ok := known.Shape(o); ok {
+			e.Shaped = true
+			follow, followLoad, following = shapedFloor(t, o, &e, load, shape, now, known)
+		}
+	}
 	if e.Phase != PhaseStepDown {
 		e.Replicas, e.Load = e.Peak, ground.Some(load)
 		if following && follow < peak {

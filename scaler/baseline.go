@@ -20,6 +20,14 @@ type Baseline struct {
 	Peak float64 `json:"peak,omitempty"`
 	// Low is the lowest load measured since the window's end, nil before.
 	Low *float64 `json:"low,omitempty"`
+	// Trough is the lowest load measured since Peak, nil before a peak.
+	Trough *float64 `json:"trough,omitempty"`
+	// Lead is the occurrence's lead, latched when its floor started (0:
+	// not yet): a lead learned meanwhile does not move a floor in force.
+	Lead time.Duration `json:"lead,omitempty"`
+	// Late says the floor was not ready at the start (learning knows it
+	// at once; kept so that it is checked once).
+	Late bool `json:"late,omitempty"`
 	// Multiplier is an "expect: learned" occurrence's multiplier, latched
 	// with its baseline (0: not a learned window's).
 	Multiplier float64 `json:"multiplier,omitempty"`
@@ -102,8 +110,13 @@ func trafficOf(st *targetState, reading sources.Reading) func(o policies.Occurre
 		if at := reading.Value.At; reading.Status == sources.StatusOK && !at.Before(o.Start) {
 			v := reading.Value.V
 			tr.Latest = ground.Some(v)
-			if at.Before(o.End.Add(o.Window.Cooldown)) && v > b.Peak {
-				b.Peak = v
+			if at.Before(o.End.Add(o.Window.Cooldown)) {
+				switch {
+				case v > b.Peak:
+					b.Peak, b.Trough = v, &v
+				case b.Trough == nil || v < *b.Trough:
+					b.Trough = &v
+				}
 			}
 			if !at.Before(o.End) && (b.Low == nil || v < *b.Low) {
 				b.Low = &v
@@ -114,6 +127,9 @@ func trafficOf(st *targetState, reading sources.Reading) func(o policies.Occurre
 		}
 		if b.Low != nil {
 			tr.Lowest = ground.Some(*b.Low)
+		}
+		if b.Trough != nil {
+			tr.SincePeak = ground.Some(*b.Trough)
 		}
 		return tr
 	}

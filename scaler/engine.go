@@ -26,6 +26,13 @@ type ReplicaReader interface {
 	Current(t *ground.Target) ground.Opt[int32]
 }
 
+// ReadyReader is a ReplicaReader that also tells a target's ready
+// replicas, without waiting: the reports learn from it how long pods
+// take ("leadTime: learned").
+type ReadyReader interface {
+	ReadyReplicas(t *ground.Target) ground.Opt[int32]
+}
+
 // Actuator carries decisions out (the hpa-floor and scale modes,
 // Events). Desire gets every cycle's decisions, one per target in the
 // same order, after the engine has released its lock; it must not wait
@@ -113,6 +120,9 @@ type targetState struct {
 	// masks are the masks of its windows, of the engine's maskGen.
 	masks   policies.Masks
 	maskGen uint64
+	// late are the occurrences found late this cycle (checkLate), that
+	// learning marks once the workers are done.
+	late []policies.Occurrence
 }
 
 // Changes returns how many times a target's desired replicas changed: a
@@ -265,21 +275,29 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 				history = e.History.History(t)
 				forecast = policies.ForecastAhead(history, now, t.LeadTime, time.Minute, *t.Forecast, e.masksOf(t, st, now)).Load
 			}
-			current := ground.None[int32]()
+			current, ready := ground.None[int32](), ground.None[int32]()
 			if e.Replicas != nil {
 				current = e.Replicas.Current(t)
+				if r, ok := e.Replicas.(ReadyReader); ok {
+					ready = r.ReadyReplicas(t)
+				}
 			}
 			occBuf = agenda.For(t.Key(), occBuf[:0])
 			schedule := policies.EvaluateKnown(t, occBuf, now, policies.Known{
 				Baseline: e.baselineFor(ctx, t, st, reading, history),
 				Traffic:  trafficOf(st, reading),
 				Learned:  e.learnedFor(t, st),
+				Shape:    e.shapeFor(t),
+				LeadTime: e.leadFor(t, st),
 			})
 			st.rememberCalm(reading, schedule)
 			decisions[i] = policies.Decide(policies.Input{
-				Target: t, Now: now, Observed: reading.Load(), Forecast: forecast, Current: current, Schedule: schedule,
+				Target: t, Now: now, Observed: reading.Load(), Forecast: forecast, Current: current, Ready: ready, Schedule: schedule,
 			})
 			d := &decisions[i]
+			if o, ok := checkLate(t, st, d); ok {
+				st.late = append(st.late, o)
+			}
 			if t.Nodes != nil {
 				d.Reservation = policies.Reserve(t, occBuf, now, policies.Known{
 					Baseline: e.peekBaseline(t, st, reading, history),
@@ -305,6 +323,12 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 		wg.Go(func() { evaluate(from, to, inForce[w]) })
 	}
 	wg.Wait()
+	for i, st := range e.stateOf {
+		for _, o := range st.late {
+			e.learning.MarkLate(e.targets[i].Key(), o.Window.Name, o.Start)
+		}
+		st.late = st.late[:0]
+	}
 	e.forgetBaselines(now)
 	if e.Board != nil {
 		e.Board.Replace(published, now)

@@ -32,6 +32,58 @@ func (e *Engine) learnedFor(t *ground.Target, st *targetState) func(o policies.O
 	}
 }
 
+// shapeFor returns the shapes learned for target t's "shape: learned"
+// occurrences.
+func (e *Engine) shapeFor(t *ground.Target) func(o policies.Occurrence) (policies.Shape, bool) {
+	return func(o policies.Occurrence) (policies.Shape, bool) {
+		if !o.Window.ShapeLearned {
+			return policies.Shape{}, false
+		}
+		return e.learning.Shape(o.Window, t)
+	}
+}
+
+// leadFor returns the leads of target t's occurrences: for "leadTime:
+// learned", the lead learned when the occurrence's floor started, kept
+// with it; else the target's.
+func (e *Engine) leadFor(t *ground.Target, st *targetState) func(o policies.Occurrence) time.Duration {
+	return func(o policies.Occurrence) time.Duration {
+		if !t.LeadLearned {
+			return t.LeadTime
+		}
+		b := st.baselines.get(occurrenceKey{file: o.Window.Origin.File, window: o.Window.Name, start: o.Start.Unix()})
+		if b != nil && b.Lead > 0 {
+			return b.Lead
+		}
+		lead := e.learning.Lead(t)
+		if b != nil {
+			b.Lead = lead
+		}
+		return lead
+	}
+}
+
+// checkLate notes, at the first cycles of an occurrence's window, a
+// floor whose replicas are not ready (a PrescaleLate): the target's
+// learned lead widens at once. It returns the occurrence to mark, once.
+func checkLate(t *ground.Target, st *targetState, d *policies.Decision) (policies.Occurrence, bool) {
+	e, ok := d.Schedule.FloorWindow()
+	if !ok || !t.LeadLearned || e.Phase != policies.PhaseActive || !d.Ready.OK || d.Ready.V >= e.Replicas.V || d.At.Sub(e.Occurrence.Start) > LateCheckSpan {
+		return policies.Occurrence{}, false
+	}
+	o := e.Occurrence
+	b := st.baselines.get(occurrenceKey{file: o.Window.Origin.File, window: o.Window.Name, start: o.Start.Unix()})
+	if b == nil || b.Late {
+		return policies.Occurrence{}, false
+	}
+	b.Late = true
+	return o, true
+}
+
+// LateCheckSpan is how long after a window's start a floor not ready
+// still counts as late (a floor met later by a takeover is not).
+const LateCheckSpan = time.Minute
+
 // Learned returns the multiplier learned for window w on target t, with
 // the lessons it comes from; false while there is none.
 func (e *Engine) Learned(w *ground.Window, t *ground.Target) (policies.Learned, bool) {

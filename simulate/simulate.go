@@ -414,14 +414,28 @@ type staticConfig struct{ snap *ground.Snapshot }
 
 func (c staticConfig) Snapshot() *ground.Snapshot { return c.snap }
 
-// workloadReplicas tells the engine the simulated workload's replicas.
-type workloadReplicas struct{ w *Workload }
+// workloadReplicas tells the engine the simulated workload's replicas,
+// and those ready at now.
+type workloadReplicas struct {
+	w   *Workload
+	now time.Time
+}
+
+var _ scaler.ReadyReader = (*workloadReplicas)(nil)
 
 func (r *workloadReplicas) Current(*ground.Target) ground.Opt[int32] {
 	if r.w == nil {
 		return ground.None[int32]()
 	}
 	return ground.Some(r.w.Replicas())
+}
+
+// ReadyReplicas implements scaler.ReadyReader.
+func (r *workloadReplicas) ReadyReplicas(*ground.Target) ground.Opt[int32] {
+	if r.w == nil {
+		return ground.None[int32]()
+	}
+	return ground.Some(r.w.Ready(r.now))
 }
 
 func newPrimetime(s *Setup) *primetime {
@@ -454,7 +468,7 @@ func newPrimetime(s *Setup) *primetime {
 }
 
 func (p *primetime) advance(ctx context.Context, _ int, now time.Time, w *Workload) {
-	p.current.w = w
+	p.current.w, p.current.now = w, now
 	p.src.now = now
 	if !now.Before(p.nextHistory) {
 		p.nextHistory = now.Add(scaler.HistoryRefresh)

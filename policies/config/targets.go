@@ -30,6 +30,8 @@ type targetRaw struct {
 	MinReplicas        field `yaml:"minReplicas"`
 	MaxReplicas        field `yaml:"maxReplicas"`
 	LeadTime           field `yaml:"leadTime"`
+	MinLeadTime        field `yaml:"minLeadTime"`
+	MaxLeadTime        field `yaml:"maxLeadTime"`
 	Mode               field `yaml:"mode"`
 	Forecast           field `yaml:"forecast"`
 	Clusters           field `yaml:"clusters"`
@@ -93,6 +95,9 @@ const (
 	DefaultLeadTime = 5 * time.Minute
 	// MaxLeadTime bounds leadTime.
 	MaxLeadTime = 24 * time.Hour
+	// DefaultMinLeadTime is the shortest learned lead when a target with
+	// "leadTime: learned" gives no minLeadTime.
+	DefaultMinLeadTime = time.Minute
 	// DefaultLookback is the number of past seasons a forecast looks at.
 	DefaultLookback = 4
 )
@@ -189,9 +194,7 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Targe
 			r.add(raw.MaxReplicas.line(), "maxReplicas", "must be at least minReplicas (%d), got %d", t.MinReplicas, v)
 		}
 	}
-	if raw.LeadTime.set() {
-		t.LeadTime, _ = raw.LeadTime.duration(r, "leadTime", 0, MaxLeadTime)
-	}
+	validateLeadTime(r, &t, raw)
 	if raw.Mode.set() {
 		if m, ok := raw.Mode.text(r, "mode"); ok {
 			switch ground.Mode(m) {
@@ -600,3 +603,41 @@ func closingBrace(q string, i int) int {
 }
 
 func isDNSLabel(s string) bool { return len(validation.IsDNS1123Label(s)) == 0 }
+
+// validateLeadTime checks leadTime, or "leadTime: learned" with its
+// minLeadTime (default 1m) and maxLeadTime (required).
+func validateLeadTime(r *entryReporter, t *ground.Target, raw targetRaw) {
+	learned := false
+	if raw.LeadTime.set() {
+		if s, ok := raw.LeadTime.text(r, "leadTime"); ok && strings.EqualFold(strings.TrimSpace(s), "learned") {
+			learned = true
+		} else if ok {
+			t.LeadTime, _ = raw.LeadTime.duration(r, "leadTime", 0, MaxLeadTime)
+		}
+	}
+	if !learned {
+		for _, f := range []struct {
+			name string
+			f    field
+		}{{"minLeadTime", raw.MinLeadTime}, {"maxLeadTime", raw.MaxLeadTime}} {
+			if f.f.set() {
+				r.add(f.f.line(), f.name, "bounds a learned lead; it goes with leadTime: learned")
+			}
+		}
+		return
+	}
+	t.LeadLearned, t.MinLeadTime = true, DefaultMinLeadTime
+	if raw.MinLeadTime.set() {
+		t.MinLeadTime, _ = raw.MinLeadTime.duration(r, "minLeadTime", 0, MaxLeadTime)
+	}
+	if !raw.MaxLeadTime.set() {
+		r.add(raw.LeadTime.line(), "maxLeadTime", "is missing; leadTime: learned needs the longest lead to allow, e.g. maxLeadTime: 10m")
+		return
+	}
+	if v, ok := raw.MaxLeadTime.duration(r, "maxLeadTime", 0, MaxLeadTime); ok {
+		t.LeadTime = v
+		if v < t.MinLeadTime {
+			r.add(raw.MaxLeadTime.line(), "maxLeadTime", "must be at least minLeadTime (%s), got %s", FormatDuration(t.MinLeadTime), FormatDuration(v))
+		}
+	}
+}

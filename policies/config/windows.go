@@ -35,6 +35,7 @@ type windowRaw struct {
 	Except    field `yaml:"except"`
 	Group     field `yaml:"group"`
 	Initially field `yaml:"initially"`
+	Shape     field `yaml:"shape"`
 }
 
 // Limits of the windows format.
@@ -332,6 +333,9 @@ func validateDemand(r *entryReporter, w *ground.Window, raw windowRaw) {
 			}
 		}
 	}
+	if raw.Shape.set() {
+		validateShape(r, w, raw)
+	}
 	if raw.Cooldown.set() {
 		if w.Quiet {
 			r.add(raw.Cooldown.line(), "cooldown", "a quiet window has no cooldown; remove it")
@@ -513,4 +517,22 @@ func parseDate(s string) (ground.Date, string) {
 		}
 	}
 	return ground.Date{}, strconv.Quote(s) + " is not a date; " + dateHint
+}
+
+// validateShape checks "shape: learned" (the only shape): the floor
+// follows what the window's learning group showed, so it needs a floor
+// that follows a load, not a quiet cap or an explicit replica count.
+func validateShape(r *entryReporter, w *ground.Window, raw windowRaw) {
+	s, ok := raw.Shape.text(r, "shape")
+	switch {
+	case !ok:
+	case !strings.EqualFold(strings.TrimSpace(s), "learned") && !strings.EqualFold(strings.TrimSpace(s), "flat"):
+		r.add(raw.Shape.line(), "shape", "must be learned or flat, got %q", s)
+	case w.Quiet:
+		r.add(raw.Shape.line(), "shape", "a quiet window caps replicas and has no shape; remove it")
+	case w.Demand.Kind == ground.DemandReplicas && strings.EqualFold(strings.TrimSpace(s), "learned"):
+		r.add(raw.Shape.line(), "shape", "a replicas window holds its count; shape: learned needs expect (e.g. 5x or learned)")
+	default:
+		w.ShapeLearned = strings.EqualFold(strings.TrimSpace(s), "learned")
+	}
 }

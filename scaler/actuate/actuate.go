@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -163,6 +164,21 @@ func (a *Actuator) Current(t *ground.Target) ground.Opt[int32] {
 		}
 	}
 	return ground.None[int32]()
+}
+
+// ReadyReplicas implements scaler.ReadyReader: the workload's ready
+// replicas from the cache (status.readyReplicas, 0 when absent), unknown
+// until the cache has the workload.
+func (a *Actuator) ReadyReplicas(t *ground.Target) ground.Opt[int32] {
+	if a.Workloads == nil {
+		return ground.None[int32]()
+	}
+	u, _, err := a.Workloads.Get(t)
+	if err != nil {
+		return ground.None[int32]()
+	}
+	r, _, _ := unstructured.NestedInt64(u.Object, "status", "readyReplicas")
+	return ground.Some(int32(r))
 }
 
 // Run writes what the queue holds until ctx ends, then waits for the

@@ -243,6 +243,9 @@ func slimWorkload(obj any) (any, error) {
 	if r, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas"); found {
 		_ = unstructured.SetNestedField(slim.Object, r, "spec", "replicas")
 	}
+	if r, found, _ := unstructured.NestedInt64(u.Object, "status", "readyReplicas"); found {
+		_ = unstructured.SetNestedField(slim.Object, r, "status", "readyReplicas")
+	}
 	return slim, nil
 }
 
