@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/primetime-dev/primetime/ground"
 	"github.com/primetime-dev/primetime/policies/config"
 )
 
@@ -20,8 +22,9 @@ func (rep *Report) WriteTable(w io.Writer, traceName string) error {
 	fmt.Fprintf(w, "trace %s: %s to %s (%s), target %s, %s inside announced windows\n",
 		traceName, rep.From.Format("2006-01-02 15:04 MST"), rep.To.Format("2006-01-02 15:04 MST"),
 		config.FormatDuration(rep.To.Sub(rep.From)), rep.Target, config.FormatDuration(rep.WindowTime))
-	fmt.Fprintf(w, "models: pod start-up %s, metric delay %s, HPA sync %s, primetime interval %s, capacity %g per replica\n\n",
-		s.Startup.Round(time.Second), s.MetricDelay.Round(time.Second), s.HPASync, s.Interval, s.Target.CapacityPerReplica)
+	fmt.Fprintf(w, "models: pod start-up %s, metric delay %s, HPA sync %s, primetime interval %s, capacity %g per replica%s\n\n",
+		s.Startup.Round(time.Second), s.MetricDelay.Round(time.Second), s.HPASync, s.Interval, s.Target.CapacityPerReplica,
+		primetimeScaleDownNote(s))
 	var oracle *Result
 	for i := range rep.Results {
 		if rep.Results[i].Strategy == StrategyOracle {
@@ -65,6 +68,27 @@ func (rep *Report) WriteTable(w io.Writer, traceName string) error {
 	}
 	_, err := fmt.Fprintln(w, "\nunserved load: load above ready capacity (replicas ready × capacityPerReplica), integrated over time (load × s)")
 	return err
+}
+
+// primetimeScaleDownNote describes the scale-down of the HPA fed by
+// primetime_replicas when it is not the HPA's default; empty when it is.
+func primetimeScaleDownNote(s Setup) string {
+	if s.PrimetimeHPA == nil || s.Target.Mode == ground.ModeHPAFloor || s.Target.Mode == ground.ModeScale {
+		return ""
+	}
+	d, def := s.PrimetimeHPA.Down, DefaultBehavior().Down
+	if d.Stabilization == def.Stabilization && slices.Equal(d.Policies, def.Policies) && d.Select == def.Select {
+		return ""
+	}
+	note := fmt.Sprintf(", primetime's HPA scale-down: %s stabilisation", d.Stabilization)
+	for _, p := range d.Policies {
+		unit := " pods"
+		if p.Kind == PolicyPercent {
+			unit = "%"
+		}
+		note += fmt.Sprintf(", %d%s per %s", p.Value, unit, p.Period)
+	}
+	return note
 }
 
 // ReportJSON is the report for machines (simulate -o json).

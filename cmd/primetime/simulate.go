@@ -29,6 +29,10 @@ type simulateOptions struct {
 	loadUnit         string
 	timeline         time.Duration
 	cluster          string
+	// The HPA fed by primetime_replicas (metric mode): its scale-down.
+	hpaDownStabilization time.Duration
+	hpaDownPercent       int32
+	hpaDownPeriod        time.Duration
 
 	generate string
 	gen      simulate.GenerateOptions
@@ -48,7 +52,8 @@ replica-hours and the peak replicas.
 
 Strategies (--strategy, repeatable; default all):
   primetime  primetime's engine (windows, forecast, tracking) feeding an HPA
-             (scaleUp.tolerance 0), or acting itself in scale mode
+             (scaleUp.tolerance 0; its scale-down set by the --hpa-scale-down-*
+             flags), or acting itself in scale mode
   reactive   an HPA on the observed load: AverageValue capacityPerReplica,
              default behaviour (+100% or +4 pods per 15 s, 300 s scale-down
              stabilisation, 10% tolerance)
@@ -83,6 +88,9 @@ PREFIX).`,
 	f.StringVar(&o.svgTo, "svg-to", "", "end of the SVG's time axis")
 	f.StringVar(&o.loadUnit, "load-unit", "req/s", "unit of the trace's load, for labels")
 	f.StringVar(&o.cluster, "cluster", "", "expand %%cluster%% in the targets' queries as primetime serve --cluster does")
+	f.DurationVar(&o.hpaDownStabilization, "hpa-scale-down-stabilization", 300*time.Second, "metric mode: the scaleDown.stabilizationWindowSeconds of the HPA fed by primetime_replicas (0s lets primetime's step-down alone pace the descent after a window; the reactive HPA keeps 5m)")
+	f.Int32Var(&o.hpaDownPercent, "hpa-scale-down-percent", 100, "metric mode: the scaleDown Percent policy of the HPA fed by primetime_replicas: at most this % of the replicas removed per --hpa-scale-down-period")
+	f.DurationVar(&o.hpaDownPeriod, "hpa-scale-down-period", 15*time.Second, "metric mode: the periodSeconds of that scaleDown policy")
 	f.DurationVar(&o.timeline, "timeline", 0, "also print the replicas of primetime and the reactive HPA every DURATION around each announced window, and how ready each was")
 
 	f.StringVar(&o.generate, "generate", "", "write a synthetic trace instead: tv-spot, newsletter, organic-week, demo-spot, late-spots, missed-spots, two-wave-spots or shape-change-spots")
@@ -91,12 +99,16 @@ PREFIX).`,
 	f.IntVar(&o.gen.Days, "days", 7, "with --generate: length in days")
 	f.Float64Var(&o.gen.Peak, "peak", 1000, "with --generate: a weekday's organic evening peak load")
 	f.IntVar(&o.gen.Spots, "spots", 8, "with --generate tv-spot: how many TV spots")
+	f.Float64Var(&o.gen.Noise, "noise", 0.05, "with --generate: the organic load's slow noise, a relative standard deviation (white noise adds half as much)")
 	return cmd
 }
 
 func runGenerate(cmd *cobra.Command, o simulateOptions) error {
 	if o.out == "" {
 		return errors.New("--generate needs --out PREFIX (writes PREFIX.csv, PREFIX.windows.yaml, PREFIX.targets.yaml)")
+	}
+	if o.gen.Noise <= 0 || o.gen.Noise > 1 {
+		return fmt.Errorf("--noise must be above 0 and at most 1, got %g", o.gen.Noise)
 	}
 	o.gen.Kind = simulate.TraceKind(o.generate)
 	g, err := simulate.Generate(o.gen)
@@ -144,6 +156,9 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 			return fmt.Errorf("%s must be positive, got %s", d.flag, d.v)
 		}
 	}
+	if err := checkHPAScaleDown(o); err != nil {
+		return err
+	}
 	f, err := os.Open(o.trace)
 	if err != nil {
 		return err
@@ -161,9 +176,13 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 	if err != nil {
 		return err
 	}
+	if (target.Mode == ground.ModeHPAFloor || target.Mode == ground.ModeScale) && hpaScaleDownSet(cmd) {
+		return fmt.Errorf("the --hpa-scale-down-* flags model the HPA fed by primetime_replicas (mode: metric); target %s is mode %s", target.Key(), target.Mode)
+	}
 	setup := simulate.Setup{
 		Trace: simulate.Trace(series), Target: *target, Windows: all.Windows,
 		Startup: o.startup, MetricDelay: o.metricDelay, Interval: o.interval, HPASync: o.hpaSync, RecordEvery: o.timeline,
+		PrimetimeHPA: primetimeHPA(o),
 	}
 	rep, err := simulate.Run(cmd.Context(), setup, strategies)
 	if err != nil {
@@ -192,6 +211,42 @@ func runSimulate(cmd *cobra.Command, o simulateOptions) error {
 		return exitCode(1)
 	}
 	return nil
+}
+
+// checkHPAScaleDown checks the --hpa-scale-down-* flags against what the
+// HPA's API accepts: a stabilisation window of 0 to 3600 whole seconds, a
+// policy's period of 1 to 1800 whole seconds.
+func checkHPAScaleDown(o simulateOptions) error {
+	switch s, p := o.hpaDownStabilization, o.hpaDownPeriod; {
+	case s < 0 || s > time.Hour || s%time.Second != 0:
+		return fmt.Errorf("--hpa-scale-down-stabilization must be whole seconds from 0s to 1h (the HPA's stabilizationWindowSeconds: 0-3600), got %s", s)
+	case o.hpaDownPercent < 1 || o.hpaDownPercent > 100:
+		return fmt.Errorf("--hpa-scale-down-percent must be from 1 to 100, got %d", o.hpaDownPercent)
+	case p < time.Second || p > 30*time.Minute || p%time.Second != 0:
+		return fmt.Errorf("--hpa-scale-down-period must be whole seconds from 1s to 30m (the HPA's periodSeconds: 1-1800), got %s", p)
+	}
+	return nil
+}
+
+// hpaScaleDownSet reports whether any --hpa-scale-down-* flag was given.
+func hpaScaleDownSet(cmd *cobra.Command) bool {
+	for _, name := range []string{"hpa-scale-down-stabilization", "hpa-scale-down-percent", "hpa-scale-down-period"} {
+		if cmd.Flags().Changed(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// primetimeHPA is the behaviour of the HPA fed by primetime_replicas: the
+// HPA's defaults with scaleUp.tolerance 0 (as the install docs recommend)
+// and the scale-down of the --hpa-scale-down-* flags.
+func primetimeHPA(o simulateOptions) *simulate.Behavior {
+	b := simulate.DefaultBehavior()
+	b.Up.Tolerance = 0
+	b.Down.Stabilization = o.hpaDownStabilization
+	b.Down.Policies = []simulate.ScalingPolicy{{Kind: simulate.PolicyPercent, Value: o.hpaDownPercent, Period: o.hpaDownPeriod}}
+	return &b
 }
 
 func writeSimulationSVG(rep *simulate.Report, o simulateOptions, windows []ground.Window) error {

@@ -92,6 +92,15 @@ func TestSimulateBadInput(t *testing.T) {
 		{"zero interval", []string{"--trace", tvTrace, "--targets", tvTargets, "--interval", "0s"}, 2, "--interval must be positive"},
 		{"generate without out", []string{"--generate", "tv-spot"}, 2, "--generate needs --out PREFIX"},
 		{"generate unknown kind", []string{"--generate", "flash", "--out", "x"}, 2, `unknown trace "flash"`},
+		{"stabilization over an hour", []string{"--trace", tvTrace, "--targets", tvTargets, "--hpa-scale-down-stabilization", "2h"}, 2,
+			"--hpa-scale-down-stabilization must be whole seconds from 0s to 1h (the HPA's stabilizationWindowSeconds: 0-3600), got 2h0m0s"},
+		{"negative stabilization", []string{"--trace", tvTrace, "--targets", tvTargets, "--hpa-scale-down-stabilization", "-1s"}, 2, "--hpa-scale-down-stabilization must be whole seconds"},
+		{"stabilization not whole seconds", []string{"--trace", tvTrace, "--targets", tvTargets, "--hpa-scale-down-stabilization", "1500ms"}, 2, "got 1.5s"},
+		{"zero percent", []string{"--trace", tvTrace, "--targets", tvTargets, "--hpa-scale-down-percent", "0"}, 2, "--hpa-scale-down-percent must be from 1 to 100, got 0"},
+		{"percent over 100", []string{"--trace", tvTrace, "--targets", tvTargets, "--hpa-scale-down-percent", "150"}, 2, "--hpa-scale-down-percent must be from 1 to 100, got 150"},
+		{"zero period", []string{"--trace", tvTrace, "--targets", tvTargets, "--hpa-scale-down-period", "0s"}, 2,
+			"--hpa-scale-down-period must be whole seconds from 1s to 30m (the HPA's periodSeconds: 1-1800), got 0s"},
+		{"generate with zero noise", []string{"--generate", "tv-spot", "--out", "x", "--noise", "0"}, 2, "--noise must be above 0 and at most 1, got 0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -126,5 +135,61 @@ func TestSimulateTimeline(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "simulate", "--trace", demo+".csv", "--targets", demo+".targets.yaml", "--timeline", "-5s"); code != 2 || !strings.Contains(errOut, "--timeline must be positive, got -5s") {
 		t.Errorf("--timeline -5s: exit %d, %q", code, errOut)
+	}
+}
+
+// The --hpa-scale-down-* flags set the HPA fed by primetime_replicas:
+// with 0 s stabilisation it follows the step-down after the demo spot at
+// once, and the table says what it modelled.
+func TestSimulatePrimetimeHPAScaleDown(t *testing.T) {
+	const demo = "../../docs/traces/demo-spot"
+	args := []string{"simulate", "--trace", demo + ".csv", "--targets", demo + ".targets.yaml", "--windows", demo + ".windows.yaml",
+		"--strategy", "primetime", "--strategy", "reactive"}
+	hours := func(extra ...string) (primetime, reactive float64) {
+		t.Helper()
+		code, out, errOut := runCLI(t, append(append(args, "-o", "json"), extra...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", extra, code, errOut)
+		}
+		var rep simulate.ReportJSON
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		return rep.Results[0].ReplicaHours, rep.Results[1].ReplicaHours
+	}
+	ptDefault, reDefault := hours()
+	ptFlag, reFlag := hours("--hpa-scale-down-stabilization", "5m", "--hpa-scale-down-percent", "100", "--hpa-scale-down-period", "15s")
+	if ptFlag != ptDefault || reFlag != reDefault {
+		t.Errorf("the defaults given as flags: primetime %.3f, reactive %.3f replica-hours; want %.3f, %.3f", ptFlag, reFlag, ptDefault, reDefault)
+	}
+	ptZero, reZero := hours("--hpa-scale-down-stabilization", "0s")
+	if ptZero >= ptDefault || reZero != reDefault {
+		t.Errorf("0s stabilisation: primetime %.3f replica-hours (default %.3f), reactive %.3f (default %.3f); want primetime fewer, reactive the same",
+			ptZero, ptDefault, reZero, reDefault)
+	}
+	code, out, errOut := runCLI(t, append(args, "--hpa-scale-down-stabilization", "0s", "--hpa-scale-down-percent", "50", "--hpa-scale-down-period", "1m")...)
+	if code != 0 || !strings.Contains(out, "capacity 10 per replica, primetime's HPA scale-down: 0s stabilisation, 50% per 1m0s\n") {
+		t.Errorf("exit %d (%s); the models line does not say the HPA's scale-down:\n%s", code, errOut, out)
+	}
+	if _, out, _ := runCLI(t, args...); strings.Contains(out, "primetime's HPA scale-down") {
+		t.Errorf("the default scale-down is described:\n%s", out)
+	}
+
+	// hpa-floor: the HPA is the user's own, on its own metrics.
+	targets := filepath.Join(t.TempDir(), "targets.yaml")
+	b, err := os.ReadFile(demo + ".targets.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor := strings.Replace(string(b), "    capacityPerReplica:", "    mode: hpa-floor\n    capacityPerReplica:", 1)
+	if err := os.WriteFile(targets, []byte(floor), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, "simulate", "--trace", demo+".csv", "--targets", targets, "--hpa-scale-down-stabilization", "0s")
+	if want := "the --hpa-scale-down-* flags model the HPA fed by primetime_replicas (mode: metric); target storefront/web is mode hpa-floor"; code != 2 || !strings.Contains(errOut, want) {
+		t.Errorf("hpa-floor target: exit %d, %q; want exit 2 saying %q", code, errOut, want)
+	}
+	if code, _, errOut := runCLI(t, "simulate", "--trace", demo+".csv", "--targets", targets, "--strategy", "primetime"); code != 0 {
+		t.Errorf("hpa-floor target without the flags: exit %d: %s", code, errOut)
 	}
 }
