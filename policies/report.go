@@ -56,8 +56,9 @@ type WindowReport struct {
 	SecondWave   ground.Opt[float64]
 	SecondWaveAt time.Time
 	// FloorFrom is the first cycle the floor was in force; ReadyAfter the
-	// time from it until the workload's ready replicas reached the floor,
-	// absent when they never did before the start (or were not known).
+	// time from it until the workload's ready replicas reached the floor
+	// asked for then, absent when they never did before the window's end
+	// (or were not known).
 	FloorFrom  time.Time
 	ReadyAfter ground.Opt[time.Duration]
 	// Late says the floor's replicas were not all ready at the start (a
@@ -171,7 +172,7 @@ func (r *WindowReport) SentenceWith(carbon ground.Opt[float64]) string {
 			fmt.Fprintf(&b, ", half gone %s later", formatSpan(r.HalfDecay.V))
 		}
 		if r.SecondWave.OK {
-			fmt.Fprintf(&b, ", with a second wave %s after the start (%.0f%% of the first's rise)", formatSpan(r.SecondWaveAt.Sub(r.Start)), 100*r.SecondWave.V)
+			fmt.Fprintf(&b, ", with a second wave %s after the start (%.1fx as high as the first)", formatSpan(r.SecondWaveAt.Sub(r.Start)), r.SecondWave.V)
 		}
 	case r.Peak.OK:
 		fmt.Fprintf(&b, " peaked at %s %s after the start, with no usual load known", formatLoad(r.Peak.V), formatSpan(r.PeakAt.Sub(r.Start)))
@@ -290,8 +291,11 @@ type reportBuilder struct {
 	// floor followed the load inside the window.
 	floorFrom, followedAt int64
 	readyAfter            time.Duration
-	has                   reportHas
-	seen                  bool
+	// firstFloor is the floor at floorFrom; readyAt when it was ready.
+	readyAt    int64
+	firstFloor int32
+	has        reportHas
+	seen       bool
 }
 
 // reportHas says which of a builder's optional figures are known.
@@ -439,7 +443,7 @@ func (b *reportBuilder) report(target ground.TargetKey, at time.Time) WindowRepo
 		r.ReadyAfter = ground.Some(b.readyAfter)
 	}
 	if b.has&(hasFloorFrom|hasReadyKnown) == hasFloorFrom|hasReadyKnown && b.has&hasMetAtOnce == 0 && b.floorFrom < b.start {
-		r.Late = b.has&hasReady == 0 || b.floorFrom+int64(b.readyAfter) > b.start
+		r.Late = b.has&hasReady == 0 || b.readyAt > b.start
 	}
 	if b.has&hasFollowed != 0 {
 		r.FollowedAt = time.Unix(0, b.followedAt)
@@ -554,7 +558,8 @@ func (b *reportBuilder) wave(load float64, now int64, first bool) {
 	case first || (b.has&hasFirstOver == 0 && load > b.firstPeak):
 		b.firstPeak, b.firstPeakAt = load, now
 	case b.has&hasFirstOver == 0:
-		if b.has&hasBaseline != 0 && b.firstPeak > b.baseline && load <= b.baseline+(b.firstPeak-b.baseline)/2 {
+		// The first wave is over once it rose clearly and fell halfway.
+		if b.has&hasBaseline != 0 && b.firstPeak >= b.baseline*(1+ClearRise) && load <= b.baseline+(b.firstPeak-b.baseline)/2 {
 			b.firstHalf, b.trough, b.has = time.Duration(now-b.firstPeakAt), load, b.has|hasFirstOver
 		}
 	default:
@@ -576,13 +581,18 @@ func (b *reportBuilder) readiness(d *Decision, e *Effect, now int64) {
 		b.has |= hasReadyKnown
 	}
 	if b.has&hasFloorFrom == 0 {
-		b.floorFrom, b.has = now, b.has|hasFloorFrom
+		b.floorFrom, b.firstFloor, b.has = now, e.Replicas.V, b.has|hasFloorFrom
 		if d.Ready.OK && d.Ready.V >= e.Replicas.V {
 			b.has |= hasMetAtOnce
 		}
 		return
 	}
-	if b.has&(hasReady|hasMetAtOnce) == 0 && d.Ready.OK && d.Ready.V >= e.Replicas.V {
-		b.readyAfter, b.has = time.Duration(now-b.floorFrom), b.has|hasReady
+	if b.has&(hasReady|hasMetAtOnce) != 0 {
+		return
+	}
+	// Ready against the floor first asked for: a top-up later in the
+	// lead (a baseline raised with the load) says nothing of the lead.
+	if d.Ready.OK && d.Ready.V >= b.firstFloor {
+		b.readyAfter, b.readyAt, b.has = time.Duration(now-b.floorFrom), now, b.has|hasReady
 	}
 }

@@ -73,7 +73,7 @@ func (s Shape) Describe() string {
 		fmt.Fprintf(&b, ", half-decay %s", formatSpan(s.HalfDecay))
 	}
 	if s.SecondWave > 0 {
-		fmt.Fprintf(&b, ", second waves up to %.0f%% of the first from +%s to +%s", 100*s.SecondWave, formatSpan(s.SecondFrom), formatSpan(s.SecondTo))
+		fmt.Fprintf(&b, ", second waves up to %.1fx as high as the first from +%s to +%s", s.SecondWave, formatSpan(s.SecondFrom), formatSpan(s.SecondTo))
 	} else {
 		b.WriteString(", no second wave")
 	}
@@ -183,8 +183,9 @@ func (l *Learning) Lead(t *ground.Target) time.Duration {
 // below its peak (PassedFraction of the rise); then it follows the load
 // read last with FollowHeadroom. Where the group has shown second waves
 // (from the earliest one's peak less the lead, so that pods are ready
-// for it, to the latest one's peak) it keeps room for a wave as high as
-// the highest seen, with the target's learned headroom. A load read
+// for it, to the window's end) the whole floor is held again: a second
+// wave may come later and higher than any seen, and the window's
+// expectation covers it. A load read
 // SecondWaveRise of the rise above the lowest since the peak is a new
 // rise: the whole floor is back at once.
 func shapedFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, s Shape, now time.Time, known *Known) (int32, float64, bool) {
@@ -203,12 +204,9 @@ func shapedFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, s 
 	if !arrived || !passed || rising {
 		return 0, 0, false
 	}
-	load := tr.Latest.V * (1 + FollowHeadroom)
-	if s.SecondWave > 0 {
-		from, to := o.Start.Add(s.SecondFrom-e.Lead), o.Start.Add(s.SecondTo)
-		if !now.Before(from) && !now.After(to) {
-			load = max(load, (base+s.SecondWave*rise)*(1+t.LearnedHeadroom))
-		}
+	if s.SecondWave > 0 && !now.Before(o.Start.Add(s.SecondFrom-e.Lead)) {
+		return 0, 0, false
 	}
+	load := tr.Latest.V * (1 + FollowHeadroom)
 	return clampReplicas(ReplicasFor(load, t.CapacityPerReplica), t), load, true
 }

@@ -49,6 +49,7 @@ func (e *Engine) baselineFor(ctx context.Context, t *ground.Target, st *targetSt
 	return func(o policies.Occurrence, floorStart time.Time) (float64, bool) {
 		key := occurrenceKey{file: o.Window.Origin.File, window: o.Window.Name, start: o.Start.Unix()}
 		if b := st.baselines.get(key); b != nil {
+			raiseBaseline(b, o, reading)
 			return b.Load, true
 		}
 		if len(e.imported) > 0 {
@@ -93,6 +94,19 @@ func (e *Engine) baselineFor(ctx context.Context, t *ground.Target, st *targetSt
 		keep := o.End.Add(o.Window.Cooldown + policies.MaxStepDownSpan + time.Hour)
 		st.baselines = st.baselines.add(latch{key, Baseline{Load: load.V, Keep: keep}})
 		return load.V, true
+	}
+}
+
+// raiseBaseline raises a latched baseline to a load measured after the
+// floor started but before the window's start, when it is higher but no
+// rise (within ClearRise of it): the multiplier applies to the usual load
+// when the spot airs, and the lunch or evening rise may go on during the
+// lead. It is never lowered, and never raised by a load measured from
+// the start on (the spike itself).
+func raiseBaseline(b *Baseline, o policies.Occurrence, reading sources.Reading) {
+	v := reading.Value
+	if reading.Status == sources.StatusOK && v.At.Before(o.Start) && v.V > b.Load && v.V <= b.Load*(1+policies.ClearRise) {
+		b.Load = v.V
 	}
 }
 
