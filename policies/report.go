@@ -179,6 +179,9 @@ func (r *WindowReport) SentenceWith(carbon ground.Opt[float64]) string {
 	default:
 		b.WriteString(" had no load observed during the window")
 	}
+	if !r.FollowedAt.IsZero() {
+		fmt.Fprintf(&b, "; the floor followed the load down from %s after the start, inside the window (its group's learned shape)", formatSpan(r.FollowedAt.Sub(r.Start)))
+	}
 	if r.ReplicasAtStart.OK && r.FloorAtStart.OK {
 		fmt.Fprintf(&b, "; %d replicas at the start for a floor of %d", r.ReplicasAtStart.V, r.FloorAtStart.V)
 	}
