@@ -409,16 +409,19 @@ targets:
     capacityPerReplica: 50
     minReplicas: 2
     maxReplicas: 300
-    leadTime: 5m
+    leadTime: learned
+    maxLeadTime: 5m
     forecast: {seasonality: 24h, lookback: 3}
 `
 
 // windowsFile announces the events as marketing would: each TV spot at
 // its booked minute, for 15 minutes, expecting its audience's multiplier
 // (both waves' when it brings two) rounded up to the half, in the group
-// tv-spots (a group alone changes nothing: no window says learned); the
-// newsletter as one daily window expecting the most it has ever brought,
-// rounded up.
+// tv-spots, whose floors follow the group's learned shape once it has 3
+// reports (shape: learned); the newsletter as one daily window expecting
+// the most it has ever brought, rounded up, with a learned shape too. The
+// target learns its lead (leadTime: learned, at most the 5 minutes it
+// gave before).
 func windowsFile(o *GenerateOptions, events []Event) []byte {
 	if o.Kind == TraceOrganicWeek || (o.Kind.spotted() && len(events) == 0) {
 		return nil
@@ -433,11 +436,11 @@ func windowsFile(o *GenerateOptions, events []Event) []byte {
 			if e.Wave > 0 {
 				continue
 			}
-			fmt.Fprintf(&b, "  - name: %s\n    group: %s\n    start: %q\n    duration: 15m\n    expect: %sx\n    targets: [storefront/web]\n",
+			fmt.Fprintf(&b, "  - name: %s\n    group: %s\n    start: %q\n    duration: 15m\n    expect: %sx\n    shape: learned\n    targets: [storefront/web]\n",
 				e.Name, tvSpotsGroup, e.Scheduled.In(o.Location).Format("2006-01-02 15:04"), formatMultiplier(announced(events, i)))
 		}
 	case o.Kind == TraceNewsletter:
-		fmt.Fprintf(&b, "windows:\n  - name: newsletter\n    cron: \"0 10 * * *\"\n    duration: 1h\n    expect: %sx\n    targets: [storefront/web]\n",
+		fmt.Fprintf(&b, "windows:\n  - name: newsletter\n    cron: \"0 10 * * *\"\n    duration: 1h\n    expect: %sx\n    shape: learned\n    targets: [storefront/web]\n",
 			formatMultiplier(math.Ceil(newsletterMaxX*2)/2))
 	}
 	return b.Bytes()

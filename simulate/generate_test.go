@@ -288,28 +288,20 @@ func committedSetup(tb testing.TB, kind TraceKind) Setup {
 
 // TestCommittedSpotVariants: spots that air 90 s late, that never air,
 // come in two waves, or in two waves from the 5th spot on leave no load
-// unserved inside their windows — but one:
-// on the late-spots week the Sunday 12:55 spot peaked at 2,754 req/s, 4.6x
-// the load measured before it, above the 54 replicas (2,700) its
-// "expect: 4.5x" asked for, and the HPA's reaction came 30 s too late.
+// unserved inside their windows. On the late-spots week the Sunday 12:55
+// spot peaks at 4.6x the load read when its floor started, above its
+// "expect: 4.5x": the baseline rises with the lunch load read until the
+// start, so that its floor covers it.
 func TestCommittedSpotVariants(t *testing.T) {
-	for _, tc := range []struct {
-		kind     TraceKind
-		overflow string // the one window allowed to overflow: its load went above what it announced
-	}{
-		{kind: TraceLateSpots, overflow: "tv-spot-11-22-1255"},
-		{kind: TraceMissedSpots},
-		{kind: TraceTwoWaveSpots},
-		{kind: TraceShapeChangeSpots},
-	} {
-		t.Run(string(tc.kind), func(t *testing.T) {
-			rep, err := Run(context.Background(), committedSetup(t, tc.kind), []Strategy{StrategyPrimetime, StrategyOracle})
+	for _, kind := range []TraceKind{TraceLateSpots, TraceMissedSpots, TraceTwoWaveSpots, TraceShapeChangeSpots} {
+		t.Run(string(kind), func(t *testing.T) {
+			rep, err := Run(context.Background(), committedSetup(t, kind), []Strategy{StrategyPrimetime, StrategyOracle})
 			if err != nil {
 				t.Fatal(err)
 			}
 			pt := rep.Results[0]
 			for k, w := range rep.Windows {
-				if v := pt.UnservedByWindow[k]; v > 0 && w.Name != tc.overflow {
+				if v := pt.UnservedByWindow[k]; v > 0 {
 					t.Errorf("%s: %.0f unserved, want 0", w.Name, v)
 				}
 			}

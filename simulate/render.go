@@ -153,9 +153,13 @@ func (rep *Report) WriteTimeline(w io.Writer, unit string) error {
 	pt, re := byStrategy[StrategyPrimetime], byStrategy[StrategyReactive]
 	for k, a := range rep.Windows {
 		from, to := a.Start.Add(-s.Target.LeadTime-30*time.Second), a.End.Add(2*time.Minute)
+		lead := config.FormatDuration(s.Target.LeadTime)
+		if s.Target.LeadLearned {
+			lead = "learned (at most " + lead + ")"
+		}
 		fmt.Fprintf(w, "\n%s at %s: a %s window; leadTime %s, pods start in %s, the load is seen %s late\n",
 			a.Name, a.Start.In(loc).Format("15:04:05"), config.FormatDuration(a.End.Sub(a.Start)),
-			config.FormatDuration(s.Target.LeadTime), config.FormatDuration(s.Startup), config.FormatDuration(s.MetricDelay))
+			lead, config.FormatDuration(s.Startup), config.FormatDuration(s.MetricDelay))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "time\tload (%s)\twindow\tprimetime floor\tprimetime replicas (ready)\treactive HPA replicas (ready)\t\n", unit)
 		for i := range pt {
@@ -178,6 +182,13 @@ func (rep *Report) WriteTimeline(w io.Writer, unit string) error {
 		}
 		for _, r := range rep.Readiness(k) {
 			fmt.Fprintln(w, readinessSentence(r, a, loc))
+		}
+		for _, r := range rep.Results {
+			for i := range r.Reports {
+				if wr := &r.Reports[i]; wr.Window == a.Name && wr.Start.Equal(a.Start) {
+					fmt.Fprintf(w, "its report: %s\n", wr.Sentence())
+				}
+			}
 		}
 	}
 	return nil
