@@ -168,8 +168,12 @@ type Target struct {
 	// DryRun decides, logs and reports (metrics, Events saying "would")
 	// but writes nothing to the cluster.
 	DryRun bool
-	// Behavior paces scale mode as an HPA would.
-	Behavior Behavior
+	// Behavior paces scale mode as an HPA would. In metric mode, when
+	// PacePublished, its scale-down stabilisation paces the descent of
+	// primetime_replicas itself, so that the HPA can be left with none
+	// and window floors step down at primetime's pace.
+	Behavior      Behavior
+	PacePublished bool
 	// Nodes, when set, reserves node capacity ahead of window floors with
 	// placeholder pods.
 	Nodes *NodesSpec

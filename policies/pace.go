@@ -72,3 +72,38 @@ func Pace(d *Decision, b ground.Behavior, current int32, recent []Recommendation
 	out.Replicas = ground.Some(want)
 	return out
 }
+
+// Stabilize paces the descent of a metric-mode target's published
+// replicas as an HPA's scale-down stabilisation would (PacePublished):
+// the highest replicas tracking or the forecast wanted over window, so
+// that the HPA fed by primetime_replicas can be left with none of its own.
+// Window floors, their step-down and quiet caps are schedules: they are
+// published as they are and do not enter the window, so a floor steps
+// down at primetime's pace, not five minutes late. A floor following its
+// learned shape inside its window is paced like tracking: a second wave
+// bigger than any seen finds the replicas of the last minutes still
+// there. recent are the
+// recommendations Stabilize returned last time.
+func Stabilize(d *Decision, window time.Duration, recent []Recommendation) (ground.Opt[int32], []Recommendation) {
+	kept := recent[:0:0]
+	for _, r := range recent {
+		if d.At.Sub(r.At) < window {
+			kept = append(kept, r)
+		}
+	}
+	if !d.Desired.OK || d.By == PolicyQuietCap {
+		return d.Desired, kept
+	}
+	if e, ok := d.Schedule.FloorWindow(); ok && d.By == PolicyWindow && !e.Shaped {
+		return d.Desired, kept
+	}
+	kept = append(kept, Recommendation{At: d.At, Replicas: d.Desired.V})
+	v := d.Desired.V
+	for _, r := range kept {
+		v = max(v, r.Replicas)
+	}
+	if c := d.Schedule.Cap; c.OK && !d.Schedule.Floor.OK {
+		v = min(v, max(c.V, d.Desired.V))
+	}
+	return ground.Some(v), kept
+}

@@ -73,3 +73,52 @@ func TestPace(t *testing.T) {
 		})
 	}
 }
+
+// TestStabilize: a metric-mode target's primetime_replicas descends no
+// faster than the highest of the last 300 s of tracking, while a flat
+// floor and its step-down are published as they are, and a floor
+// following its learned shape inside its window is paced like tracking.
+func TestStabilize(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	const window = 300 * time.Second
+	tracking := func(at time.Duration, replicas int32) *Decision {
+		return &Decision{At: t0.Add(at), Desired: ground.Some(replicas), By: PolicyTracking}
+	}
+	floor := func(at time.Duration, replicas int32, shaped bool) *Decision {
+		d := tracking(at, replicas)
+		d.By, d.Schedule.Floor = PolicyWindow, ground.Some(replicas)
+		d.Schedule.Effects = []Effect{{Phase: PhaseActive, Replicas: ground.Some(replicas), Shaped: shaped}}
+		return d
+	}
+	type step struct {
+		d    *Decision
+		want int32
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"tracking goes down to the highest of the last 300 s", []step{
+			{tracking(0, 40), 40}, {tracking(time.Minute, 30), 40}, {tracking(299*time.Second, 20), 40}, {tracking(300*time.Second, 20), 30},
+			{tracking(360*time.Second, 20), 20},
+		}},
+		{"a scale-up is at once", []step{{tracking(0, 20), 20}, {tracking(15*time.Second, 60), 60}}},
+		{"a flat floor steps down as it is, and does not hold tracking up", []step{
+			{floor(0, 150, false), 150}, {floor(time.Minute, 44, false), 44}, {tracking(2*time.Minute, 30), 30},
+		}},
+		{"a shaped floor inside its window is paced like tracking", []step{
+			{floor(0, 150, true), 150}, {floor(3*time.Minute, 66, true), 150}, {floor(5*time.Minute, 50, true), 66},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var recent []Recommendation
+			for i, s := range tc.steps {
+				var got ground.Opt[int32]
+				got, recent = Stabilize(s.d, window, recent)
+				if !got.OK || got.V != s.want {
+					t.Fatalf("step %d (%s): published %v, want %d", i, s.d.At.Sub(t0), got, s.want)
+				}
+			}
+		})
+	}
+}

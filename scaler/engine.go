@@ -120,6 +120,9 @@ type targetState struct {
 	// masks are the masks of its windows, of the engine's maskGen.
 	masks   policies.Masks
 	maskGen uint64
+	// recent are the recommendations a PacePublished target's
+	// primetime_replicas is paced by.
+	recent []policies.Recommendation
 	// late are the occurrences found late this cycle (checkLate), that
 	// learning marks once the workers are done.
 	late []policies.Occurrence
@@ -307,6 +310,13 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 				}, current)
 			}
 			published[i] = publish(t, d, reading, now)
+			if t.PacePublished && published[i].Replicas != nil {
+				v, recent := policies.Stabilize(d, t.Behavior.ScaleDownStabilization, st.recent)
+				st.recent = recent
+				if v.OK {
+					published[i].Replicas = &v.V
+				}
+			}
 			e.record(t, st, d)
 			if samples != nil {
 				samples[i] = sampleOf(t, d, reading)

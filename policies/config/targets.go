@@ -224,8 +224,18 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Targe
 		}
 	}
 	if raw.Behavior.set() {
-		if t.Mode != ground.ModeScale {
-			r.add(raw.Behavior.line(), "behavior", "paces mode scale only; in mode %s set it on the HPA", t.Mode)
+		switch t.Mode {
+		case ground.ModeScale:
+		case ground.ModeMetric:
+			// primetime_replicas itself is paced: the HPA fed by it may
+			// then have no scale-down stabilisation of its own.
+			var b behaviorRaw
+			if raw.Behavior.n != nil && raw.Behavior.n.Decode(&b) == nil && b.Tolerance.set() {
+				r.add(b.Tolerance.line(), "behavior.tolerance", "in mode metric the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces primetime_replicas)")
+			}
+			t.PacePublished = true
+		default:
+			r.add(raw.Behavior.line(), "behavior", "paces modes scale and metric only; in mode %s set it on the HPA", t.Mode)
 		}
 		t.Behavior = validateBehavior(r, raw.Behavior)
 	}
