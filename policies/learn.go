@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -99,8 +101,12 @@ func ParseLearningKey(s string) (LearningKey, bool) {
 // whether a lesson was kept.
 func (l *Learning) Learn(r *WindowReport) bool {
 	lesson, ok := LessonOf(r)
-	if ok {
+	switch {
+	case ok:
 		l.Add(LearningKey{Group: r.Group, Target: r.Target}, lesson)
+	case r.Complete && !r.Quiet:
+		// No rise, but the pods' time is still the pods' time.
+		l.addLead(r.Target, Lesson{Window: r.Window, Start: r.Start, ReadyAfter: r.ReadyAfter.Or(0), Late: r.Late})
 	}
 	return ok
 }
@@ -151,3 +157,40 @@ func (l *Learning) Range(yield func(k LearningKey, lessons []Lesson) bool) {
 
 // Len returns how many groups and targets have lessons.
 func (l *Learning) Len() int { return len(l.lessons) }
+
+// ImportJSON adds the lessons of a /reports document's "lessons" (by
+// "namespace/name|group", as the handed-over state keeps them); name is
+// where they come from, for the errors. A bad key or lesson is an error
+// naming it, and then nothing is added.
+func (l *Learning) ImportJSON(name string, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var doc map[string][]Lesson
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%s: lessons: %v", name, err)
+	}
+	type entry struct {
+		key     LearningKey
+		lessons []Lesson
+	}
+	entries := make([]entry, 0, len(doc))
+	for k, ls := range doc {
+		key, ok := ParseLearningKey(k)
+		if !ok {
+			return fmt.Errorf("%s: lessons %q: the key must be namespace/name|group", name, k)
+		}
+		for i, o := range ls {
+			if o.Window == "" || o.Start.IsZero() || !(o.Ratio > 0) {
+				return fmt.Errorf("%s: lessons %q: lesson %d: needs a window, a start and a positive ratio", name, k, i+1)
+			}
+		}
+		entries = append(entries, entry{key, ls})
+	}
+	for _, e := range entries {
+		for _, o := range e.lessons {
+			l.Add(e.key, o)
+		}
+	}
+	return nil
+}

@@ -42,7 +42,11 @@ func Reserve(t *ground.Target, occs []Occurrence, now time.Time, known Known, cu
 		if o.Window.Quiet {
 			continue
 		}
-		floorStart := o.Start.Add(-t.LeadTime)
+		lead := t.LeadTime
+		if known.LeadTime != nil {
+			lead = known.LeadTime(o) // a learned lead
+		}
+		floorStart := o.Start.Add(-lead)
 		if now.Before(floorStart.Add(-t.Nodes.LeadTime)) || !now.Before(floorStart.Add(PlaceholderGrace)) || !now.Before(o.End) {
 			continue
 		}

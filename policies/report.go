@@ -486,9 +486,11 @@ func (b *reportBuilder) observe(t *ground.Target, d *Decision, e *Effect) {
 	}
 	b.last, b.has = now, b.has|hasLast
 	load := d.Load.Observed
-	if b.has&hasBaseline == 0 {
+	if b.has&hasBaseline == 0 || (w.Demand.Kind == ground.DemandMultiplier && e.Baseline.OK && now < b.start) {
 		switch {
 		case w.Demand.Kind == ground.DemandMultiplier && e.Baseline.OK:
+			// Until the start, the latched baseline may still rise with
+			// the usual load (the engine raises it): the report's too.
 			b.baseline, b.has = e.Baseline.V, b.has|hasBaseline
 		case w.Demand.Kind != ground.DemandMultiplier && load.OK && now < b.start:
 			b.baseline, b.has = load.V, b.has|hasBaseline

@@ -153,8 +153,9 @@ func (l *Learning) putLead(k ground.TargetKey, ll leadLesson) {
 // Lead returns the lead of a "leadTime: learned" target: the longest
 // time its last occurrences' pods took to be ready, plus LeadMargin,
 // within MinLeadTime and LeadTime (its maxLeadTime). With nothing
-// learned yet, or after a floor not ready in time whose figure is not
-// known, it is LeadTime. A target with a fixed leadTime gets it.
+// learned yet, or while the last floor was not ready in time and its
+// figure is not known (MarkLate), it is LeadTime, until a later floor
+// shows its pods' time. A target with a fixed leadTime gets it.
 func (l *Learning) Lead(t *ground.Target) time.Duration {
 	if !t.LeadLearned {
 		return t.LeadTime
@@ -163,12 +164,12 @@ func (l *Learning) Lead(t *ground.Target) time.Duration {
 	if len(ls) == 0 {
 		return t.LeadTime
 	}
+	if !ls[len(ls)-1].ready.OK {
+		return t.LeadTime // the last floor was late, by how much is not known
+	}
 	need := time.Duration(0)
 	for _, o := range ls {
-		if !o.ready.OK {
-			return t.LeadTime
-		}
-		need = max(need, o.ready.V)
+		need = max(need, o.ready.V) // a late floor without a figure no longer pins it
 	}
 	lead := need + max(time.Duration(float64(need)*LeadMargin), MinLeadMargin)
 	lead = lead.Round(time.Second)

@@ -350,7 +350,6 @@ func TestSpotsThatNeverCameTeachNothing(t *testing.T) {
 // the raised one; the report's Baseline is "the load the window's
 // multiplier applied to", so its ratio is over the raised baseline.
 func TestWindowReportOfARaisedBaseline(t *testing.T) {
-	t.Skip("BUG (policies/report.go, reportBuilder.observe): an Nx report latches e.Baseline at its first cycle and ignores the raises the engine makes in the lead (scaler raiseBaseline): its ratio is over the lower first baseline, so learned multipliers come out too high and a load that only drifted up 30% in the lead (no spot) reads as a 1.3x clear rise and teaches a multiplier, a shape and a lead")
 	w := tvSpot()
 	cases := []struct {
 		name   string

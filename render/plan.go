@@ -45,6 +45,56 @@ type PlanView struct {
 	Steps        bool
 	HaveBaseline bool
 	Late         map[ground.TargetKey]config.LateWindow
+	// Windows are the windows planned, and Learning what the daemon's
+	// reports taught (plan --reports): each "shape: learned" window and
+	// "leadTime: learned" target says it. Learning may be nil.
+	Windows  []ground.Window
+	Learning *policies.Learning
+}
+
+// Learned says what the reports taught of target t: its learned lead,
+// and the shape of each "shape: learned" window's group, one line each.
+func (v *PlanView) Learned(t *ground.Target) []string {
+	var lines []string
+	if t.LeadLearned {
+		lead := t.LeadTime
+		if v.Learning != nil {
+			lead = v.Learning.Lead(t)
+		}
+		lines = append(lines, fmt.Sprintf("lead: learned, %s now (from %s to %s)", config.FormatDuration(lead), config.FormatDuration(t.MinLeadTime), config.FormatDuration(t.LeadTime)))
+	}
+	seen := map[string]bool{}
+	for i := range v.Windows {
+		w := &v.Windows[i]
+		if !w.ShapeLearned || !w.Selects(t.Key()) || seen[w.LearningGroup()] {
+			continue
+		}
+		seen[w.LearningGroup()] = true
+		lines = append(lines, "shape of "+ShapeNote(w, t, v.Learning))
+	}
+	return lines
+}
+
+// ShapeNote says the learned shape of window w's group on target t:
+// "group tv-spots, 5 reports: peak at +2 min 30 s, ...", or how many
+// reports it still lacks ("window x, 1 report: held flat until 3").
+func ShapeNote(w *ground.Window, t *ground.Target, l *policies.Learning) string {
+	group := "window " + w.Name
+	if w.Group != "" {
+		group = "group " + w.Group
+	}
+	if l != nil {
+		if s, ok := l.Shape(w, t); ok {
+			return group + ", " + s.Describe()
+		}
+	}
+	n := 0
+	if l != nil {
+		if m, ok := l.Multiplier(w, t); ok {
+			n = len(m.From)
+		}
+	}
+	return fmt.Sprintf("%s, %d of the %d reports a learned shape needs: the floor is held flat", group, n, policies.MinShapeReports)
 }
 
 // WritePlanTable writes the plans as primetime plan's table: each target with
@@ -56,8 +106,12 @@ func WritePlanTable(w io.Writer, plans []policies.TargetPlan, v PlanView) error 
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
+		lead := config.FormatDuration(t.LeadTime)
+		if t.LeadLearned {
+			lead = "learned, at most " + lead
+		}
 		fmt.Fprintf(w, "%s (%s/%s, mode %s, %d-%d replicas, %g load per replica, lead %s)\n",
-			t.Key(), t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name, t.Mode, t.MinReplicas, t.MaxReplicas, t.CapacityPerReplica, config.FormatDuration(t.LeadTime))
+			t.Key(), t.ScaleTargetRef.Kind, t.ScaleTargetRef.Name, t.Mode, t.MinReplicas, t.MaxReplicas, t.CapacityPerReplica, lead)
 		if line := servedAs(t); line != "" {
 			fmt.Fprintf(w, "  %s\n", line)
 		}
@@ -69,6 +123,9 @@ func WritePlanTable(w io.Writer, plans []policies.TargetPlan, v PlanView) error 
 		}
 		if advice, ok := config.DatadogRollupAdvice(t.Load.Datadog); ok {
 			fmt.Fprintf(w, "  warning: load.datadog: %s\n", advice)
+		}
+		for _, line := range v.Learned(t) {
+			fmt.Fprintf(w, "  %s\n", line)
 		}
 		if len(p.Episodes) == 0 {
 			fmt.Fprintf(w, "  no window between %s and %s\n", from.UTC().Format(timeLayout), to.UTC().Format(timeLayout))
@@ -180,6 +237,9 @@ type (
 		// LeadTime is the lead time the last late window suggests
 		// (plan --reports), when it is longer than LeadTimeSeconds.
 		LeadTime *LeadTimeJSON `json:"leadTime,omitempty"`
+		// Learned says what the reports taught: the learned lead and
+		// the shape of each "shape: learned" window's group.
+		Learned []string `json:"learned,omitempty"`
 		Episodes []EpisodeJSON `json:"episodes"`
 	}
 	// LoadJSON is the query a target's source receives.
@@ -257,6 +317,7 @@ func WritePlanJSON(w io.Writer, plans []policies.TargetPlan, v PlanView, advice 
 				tp.LeadTime = &LeadTimeJSON{LateWindow: l, Advice: a}
 			}
 		}
+		tp.Learned = v.Learned(t)
 		for _, e := range p.Episodes {
 			loc := zoneOf(e, display)
 			ej := EpisodeJSON{Kind: e.Kind, Windows: e.Windows, Start: e.Start.In(loc), WindowStart: e.WindowStart.In(loc),

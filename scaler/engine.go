@@ -307,6 +307,7 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 				d.Reservation = policies.Reserve(t, occBuf, now, policies.Known{
 					Baseline: e.peekBaseline(t, st, reading, history),
 					Learned:  e.learnedFor(t, st),
+					LeadTime: e.leadFor(t, st),
 				}, current)
 			}
 			published[i] = publish(t, d, reading, now)

@@ -84,6 +84,14 @@ func checkLate(t *ground.Target, st *targetState, d *policies.Decision) (policie
 // still counts as late (a floor met later by a takeover is not).
 const LateCheckSpan = time.Minute
 
+// Lead returns the lead target t's coming floors start with: the learned
+// one for "leadTime: learned", else its leadTime.
+func (e *Engine) Lead(t *ground.Target) time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.learning.Lead(t)
+}
+
 // Learned returns the multiplier learned for window w on target t, with
 // the lessons it comes from; false while there is none.
 func (e *Engine) Learned(w *ground.Window, t *ground.Target) (policies.Learned, bool) {

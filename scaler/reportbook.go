@@ -53,6 +53,10 @@ func RecordOf(r *policies.WindowReport) ReportRecord {
 // hands them to followers and to the next leader. It is safe for
 // concurrent use; the zero value is ready.
 type ReportBook struct {
+	// Lessons, when set, gives what the reports taught (the engine's
+	// ExportLessons), served at /reports for plan --reports.
+	Lessons func() map[string][]policies.Lesson
+
 	mu      sync.Mutex
 	records []ReportRecord // by start, then target and window
 	advice  map[string]LeadAdvice
@@ -197,6 +201,10 @@ func (s ReportSinks) Report(r policies.WindowReport) {
 type ReportsJSON struct {
 	Reports  []ReportRecord               `json:"reports"`
 	LeadTime map[string]config.LateWindow `json:"leadTime"`
+	// Lessons are what the reports taught each learning group, by
+	// "namespace/name|group": plan --reports shows the learned shapes,
+	// multipliers and leads from them.
+	Lessons map[string][]policies.Lesson `json:"lessons,omitempty"`
 }
 
 // ServeHTTP serves the book as a ReportsJSON document (GET or HEAD).
@@ -212,6 +220,9 @@ func (b *ReportBook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for k, a := range b.Advice() {
 		doc.LeadTime[k] = a.Late()
+	}
+	if b.Lessons != nil {
+		doc.Lessons = b.Lessons()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)

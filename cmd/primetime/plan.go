@@ -48,7 +48,9 @@ starts is used). Times (--from, --to) are RFC 3339 or "2006-01-02 15:04" in
 on the metrics address, as a file or an http:// address, e.g. through
 kubectl -n primetime port-forward svc/primetime-primetime 8080:metrics):
 a target whose last floor was ready after its window's start gets the lead
-time that would have had it ready in time.
+time that would have had it ready in time, "expect: learned" windows are
+planned at the multipliers their groups learned, and each "shape: learned"
+window and "leadTime: learned" target says what its reports taught.
 
 --cluster plans as primetime serve --cluster does: the targets whose
 clusters: leaves it out are not shown, and %%cluster%% in targets' queries is
@@ -67,7 +69,7 @@ Datadog rollup wider than a minute delays primetime's reaction.`,
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&o.timezone, "timezone", "", "time zone for --from/--to and the output (default: each window's own)")
 	f.BoolVar(&o.steps, "steps", false, "list every step of each floor in the table")
-	f.StringVar(&o.reports, "reports", "", "primetime serve's /reports (a file, or an http:// or https:// address): suggest lead times from past windows")
+	f.StringVar(&o.reports, "reports", "", "primetime serve's /reports (a file, or an http:// or https:// address): lead times, learned multipliers and shapes from past windows")
 	f.StringVar(&o.cluster, "cluster", "", "plan for the primetime serve --cluster of this name: only its targets, %%cluster%% in queries replaced by it")
 	_ = cmd.MarkFlagRequired("targets")
 	_ = cmd.MarkFlagRequired("windows")
@@ -117,8 +119,12 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 	if err != nil {
 		return fmt.Errorf("--baseline: %v", err)
 	}
-	late, err := config.ReadReports(cmd.Context(), o.reports)
+	late, lessons, err := config.ReadReports(cmd.Context(), o.reports)
 	if err != nil {
+		return fmt.Errorf("--reports: %v", err)
+	}
+	learning := &policies.Learning{}
+	if err := learning.ImportJSON(o.reports, lessons); err != nil {
 		return fmt.Errorf("--reports: %v", err)
 	}
 
@@ -134,9 +140,14 @@ func runPlan(cmd *cobra.Command, o planOptions) error {
 	}
 	advice := config.CrossCheck(all.Targets, all.Windows)
 
-	plans := policies.Plan(all.Targets, policies.NewCalendar(all.Windows), from, to, baseline)
+	var learner policies.Learner
+	if learning.Len() > 0 {
+		learner = learning.Multiplier
+	}
+	plans := policies.PlanLearned(all.Targets, policies.NewCalendar(all.Windows), from, to, baseline, learner)
 	out := cmd.OutOrStdout()
-	view := render.PlanView{From: from, To: to, Display: display, Steps: o.steps, HaveBaseline: o.baseline != "", Late: late}
+	view := render.PlanView{From: from, To: to, Display: display, Steps: o.steps, HaveBaseline: o.baseline != "", Late: late,
+		Windows: all.Windows, Learning: learning}
 	if o.output == "json" {
 		err = render.WritePlanJSON(out, plans, view, advice)
 	} else {

@@ -85,6 +85,7 @@ func runServe(ctx context.Context, o serveOptions, adapter *basecmd.AdapterBase)
 		Metrics: metrics, Sources: srcMetrics, Log: log.Named("engine"),
 		Reports: scaler.ReportSinks{scaler.NewWindowReporter(reg, kube.recorder, store, log.Named("reports"), o.carbon.perReplicaHour), book},
 	}
+	book.Lessons = engine.ExportLessons
 	leader := &ha.Leader{
 		Identity: o.identity, Namespace: o.namespace, Client: kube.client, Config: store, Engine: engine,
 		Poller: poller, History: history, Actuator: actuator, Board: board, Metrics: metrics, Store: store,

@@ -50,6 +50,10 @@ func seconds(s float64) time.Duration { return time.Duration(math.Round(s * floa
 // plan reads: the late windows by target ("namespace/name").
 type ReportsDocument struct {
 	LeadTime map[string]LateWindow `json:"leadTime"`
+	// Lessons are what the reports taught, by "namespace/name|group" (the
+	// daemon's handed-over lessons), left raw: policies.Learning reads
+	// them (ImportJSON).
+	Lessons json.RawMessage `json:"lessons,omitempty"`
 }
 
 // ParseReports reads a /reports document (name is its file or address,
@@ -58,29 +62,40 @@ type ReportsDocument struct {
 // time that is not a positive number of seconds is an error naming the
 // entry and the field; nothing of a bad document is used.
 func ParseReports(name string, data []byte) (map[ground.TargetKey]LateWindow, error) {
+	late, _, err := parseReports(name, data)
+	return late, err
+}
+
+// ParseReportsLessons is ParseReports that also returns the document's
+// lessons, raw (nil when it has none).
+func ParseReportsLessons(name string, data []byte) (map[ground.TargetKey]LateWindow, json.RawMessage, error) {
+	return parseReports(name, data)
+}
+
+func parseReports(name string, data []byte) (map[ground.TargetKey]LateWindow, json.RawMessage, error) {
 	var doc ReportsDocument
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: not a primetime /reports document: %v", name, err)
+		return nil, nil, fmt.Errorf("%s: not a primetime /reports document: %v", name, err)
 	}
 	out := make(map[ground.TargetKey]LateWindow, len(doc.LeadTime))
 	for k, l := range doc.LeadTime {
 		key, ok := ground.ParseTargetKey(k)
 		if !ok {
-			return nil, fmt.Errorf("%s: leadTime %q: the target must be namespace/name", name, k)
+			return nil, nil, fmt.Errorf("%s: leadTime %q: the target must be namespace/name", name, k)
 		}
 		switch {
 		case l.Window == "":
-			return nil, fmt.Errorf("%s: leadTime %q: window: missing", name, k)
+			return nil, nil, fmt.Errorf("%s: leadTime %q: window: missing", name, k)
 		case l.Start.IsZero():
-			return nil, fmt.Errorf("%s: leadTime %q: start: missing", name, k)
+			return nil, nil, fmt.Errorf("%s: leadTime %q: start: missing", name, k)
 		case l.LateBySeconds < 0 || math.IsNaN(l.LateBySeconds):
-			return nil, fmt.Errorf("%s: leadTime %q: lateBySeconds: must not be negative, got %v", name, k, l.LateBySeconds)
+			return nil, nil, fmt.Errorf("%s: leadTime %q: lateBySeconds: must not be negative, got %v", name, k, l.LateBySeconds)
 		case !(l.LeadTimeSeconds > 0) || math.IsInf(l.LeadTimeSeconds, 0):
-			return nil, fmt.Errorf("%s: leadTime %q: leadTimeSeconds: must be a positive number of seconds, got %v", name, k, l.LeadTimeSeconds)
+			return nil, nil, fmt.Errorf("%s: leadTime %q: leadTimeSeconds: must be a positive number of seconds, got %v", name, k, l.LeadTimeSeconds)
 		}
 		out[key] = l
 	}
-	return out, nil
+	return out, doc.Lessons, nil
 }
 
 // MaxReportsSize bounds a /reports document plan reads.
@@ -88,10 +103,11 @@ const MaxReportsSize = 16 << 20
 
 // ReadReports reads primetime serve's /reports document (plan --reports)
 // from a file, or from an http:// or https:// address (within 15 s), and
-// returns the last late window of each target (ParseReports). Empty: none.
-func ReadReports(ctx context.Context, from string) (map[ground.TargetKey]LateWindow, error) {
+// returns the last late window of each target (ParseReports), with the
+// lessons it holds, raw. Empty: none.
+func ReadReports(ctx context.Context, from string) (map[ground.TargetKey]LateWindow, json.RawMessage, error) {
 	if from == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var data []byte
 	if strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://") {
@@ -99,28 +115,28 @@ func ReadReports(ctx context.Context, from string) (map[ground.TargetKey]LateWin
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer resp.Body.Close()
 		data, err = io.ReadAll(io.LimitReader(resp.Body, MaxReportsSize+1))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", from, err)
+			return nil, nil, fmt.Errorf("%s: %v", from, err)
 		}
 		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s: %s: %s", from, resp.Status, strings.TrimSpace(string(data[:min(len(data), 200)])))
+			return nil, nil, fmt.Errorf("%s: %s: %s", from, resp.Status, strings.TrimSpace(string(data[:min(len(data), 200)])))
 		}
 	} else {
 		var err error
 		if data, err = os.ReadFile(from); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if len(data) > MaxReportsSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB", from, MaxReportsSize>>20)
+		return nil, nil, fmt.Errorf("%s: larger than %d MiB", from, MaxReportsSize>>20)
 	}
-	return ParseReports(from, data)
+	return ParseReportsLessons(from, data)
 }

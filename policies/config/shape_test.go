@@ -35,6 +35,8 @@ func TestWindowShape(t *testing.T) {
 			`w.yaml:8: window "w": shape: a quiet window caps replicas and has no shape; remove it`, false},
 		{"flat on a quiet window", when + "    quiet: true\n    replicas: 0\n    shape: flat\n",
 			`w.yaml:8: window "w": shape: a quiet window caps replicas and has no shape; remove it`, false},
+		{"learned on a one-off window without a group", when + "    expect: 5x\n    shape: learned\n",
+			`w.yaml:7: window "w": shape: is learned from the reports of the window's group; give group (a one-off window has no past occurrences of its own)`, false},
 		{"learned on a replicas window", when + "    group: tv-spots\n    replicas: 40\n    shape: learned\n",
 			`w.yaml:8: window "w": shape: a replicas window holds its count; shape: learned needs expect (e.g. 5x or learned)`, false},
 		{"not a shape on a quiet window: the value is wrong first", when + "    quiet: true\n    replicas: 0\n    shape: wavy\n",

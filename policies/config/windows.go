@@ -532,6 +532,8 @@ func validateShape(r *entryReporter, w *ground.Window, raw windowRaw) {
 		r.add(raw.Shape.line(), "shape", "a quiet window caps replicas and has no shape; remove it")
 	case w.Demand.Kind == ground.DemandReplicas && strings.EqualFold(strings.TrimSpace(s), "learned"):
 		r.add(raw.Shape.line(), "shape", "a replicas window holds its count; shape: learned needs expect (e.g. 5x or learned)")
+	case w.Group == "" && !raw.Cron.set() && strings.EqualFold(strings.TrimSpace(s), "learned"):
+		r.add(raw.Shape.line(), "shape", "is learned from the reports of the window's group; give group (a one-off window has no past occurrences of its own)")
 	default:
 		w.ShapeLearned = strings.EqualFold(strings.TrimSpace(s), "learned")
 	}

@@ -405,12 +405,18 @@ func learnedNote(t *ground.Target, cal *policies.Calendar, ep policies.Episode, 
 	var b strings.Builder
 	for _, name := range ep.Windows {
 		for _, w := range cal.Windows() {
-			if w.Name != name || !w.Learned || !w.Selects(t.Key()) {
+			if w.Name != name || !(w.Learned || w.ShapeLearned) || !w.Selects(t.Key()) {
 				continue
 			}
 			l, ok := policies.Learned{}, false
 			if learned != nil {
 				l, ok = learned(w, t)
+			}
+			if w.ShapeLearned {
+				b.WriteString(shapeNote(w, l.From))
+			}
+			if !w.Learned {
+				break
 			}
 			if !ok {
 				fmt.Fprintf(&b, " (learned: initially %s until a report)", w.Demand)
@@ -432,6 +438,20 @@ func learnedNote(t *ground.Target, cal *policies.Calendar, ep policies.Episode, 
 		}
 	}
 	return b.String()
+}
+
+// shapeNote says the learned shape of a "shape: learned" window's group
+// from its lessons: " (shape of group tv-spots, 5 reports: peak at +40 s,
+// ...)", or how many reports it still lacks.
+func shapeNote(w *ground.Window, lessons []policies.Lesson) string {
+	group := "window " + w.Name
+	if w.Group != "" {
+		group = "group " + w.Group
+	}
+	if len(lessons) < policies.MinShapeReports {
+		return fmt.Sprintf(" (shape of %s: held flat, %d of the %d reports a learned shape needs)", group, len(lessons), policies.MinShapeReports)
+	}
+	return " (shape of " + group + ", " + policies.ShapeOf(lessons).Describe() + ")"
 }
 
 // demandsOf writes what the episode's windows ask for, e.g. "5x".

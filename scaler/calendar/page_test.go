@@ -2,6 +2,7 @@ package calendar
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -531,5 +532,57 @@ func TestCalendarShowsReportsAndLearnedMultipliers(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("coming:\n%s\nwant a row starting %q", strings.Join(coming, "\n"), want)
+	}
+}
+
+// TestCalendarShowsLearnedShapes: a coming "shape: learned" window says
+// the shape its group's reports show, or that it is held flat until the
+// group has 3 reports.
+func TestCalendarShowsLearnedShapes(t *testing.T) {
+	now := time.Date(2026, 12, 11, 9, 0, 0, 0, paris)
+	spot := time.Date(2026, 12, 10, 20, 45, 0, 0, paris)
+	for _, tc := range []struct {
+		name    string
+		lessons []policies.Lesson
+		want    string
+	}{
+		{"one report", []policies.Lesson{{Window: "a", Start: spot, Ratio: 3, PeakAfter: 40 * time.Second}},
+			"tf1-saturday-spot (shape of group tf1-prime: held flat, 1 of the 3 reports a learned shape needs) pre-scale"},
+		{"three reports", []policies.Lesson{
+			{Window: "a", Start: spot.AddDate(0, 0, -2), Ratio: 3, PeakAfter: 40 * time.Second, HalfDecay: 3 * time.Minute},
+			{Window: "b", Start: spot.AddDate(0, 0, -1), Ratio: 3.5, PeakAfter: 30 * time.Second, HalfDecay: 2 * time.Minute},
+			{Window: "c", Start: spot, Ratio: 2.8, PeakAfter: 35 * time.Second, HalfDecay: 150 * time.Second},
+		}, "tf1-saturday-spot (shape of group tf1-prime, 3 reports: peak at +40 s, half-decay 3 min, no second wave; the floor follows the load down from +40 s, once it is read below its peak) pre-scale"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPage(t, now, web(20, 0, 1000, false), 20)
+			res := &config.Result{}
+			res.Merge(config.ParseFile("targets.yaml", []byte(testTargets)))
+			res.Merge(config.ParseFile("windows.yaml", []byte(testWindows+`  - name: tf1-saturday-spot
+    group: tf1-prime
+    start: "2026-12-12 20:50"
+    duration: 10m
+    expect: 4x
+    shape: learned
+    targets: [storefront/web]
+`)))
+			if len(res.Problems) > 0 {
+				t.Fatal(res.Problems)
+			}
+			p.Config = fixedConfig{&ground.Snapshot{Targets: res.Targets, Windows: res.Windows}}
+			p.Learned = func(w *ground.Window, tg *ground.Target) (policies.Learned, bool) {
+				if w.LearningGroup() != "tf1-prime" || tg.Name != "web" {
+					return policies.Learned{}, false
+				}
+				return policies.Learned{Multiplier: 3.9, From: tc.lessons}, true
+			}
+			_, _, body := get(t, p, "/calendar")
+			for _, r := range rows(section(t, body, "storefront/web")) {
+				if strings.HasPrefix(html.UnescapeString(r), tc.want) {
+					return
+				}
+			}
+			t.Errorf("no coming row starting %q in:\n%s", tc.want, section(t, body, "storefront/web"))
+		})
 	}
 }
