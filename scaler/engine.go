@@ -276,9 +276,7 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 			forecast := ground.None[float64]()
 			if t.Forecast != nil && e.History != nil {
 				history = e.History.History(t)
-				// The forecast looks as far ahead as pods take to be
-				// ready: a learned lead when the target learns it.
-				forecast = policies.ForecastAhead(history, now, e.learning.Lead(t), time.Minute, *t.Forecast, e.masksOf(t, st, now)).Load
+				forecast = policies.ForecastAhead(history, now, t.LeadTime, time.Minute, *t.Forecast, e.masksOf(t, st, now)).Load
 			}
 			current, ready := ground.None[int32](), ground.None[int32]()
 			if e.Replicas != nil {
