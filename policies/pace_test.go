@@ -122,3 +122,44 @@ func TestStabilize(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldShaped: in scale and hpa-floor modes a floor following its
+// learned shape inside its window is held at its highest of the last
+// 300 s; in metric mode (the HPA holds it) and once the window is over,
+// it is not.
+func TestHoldShaped(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	shaped := func(at time.Duration, floor int32, phase Phase) *Decision {
+		d := &Decision{At: t0.Add(at), Desired: ground.Some(floor), By: PolicyWindow, Schedule: Schedule{Floor: ground.Some(floor)}}
+		d.Schedule.Effects = []Effect{{Phase: phase, Replicas: ground.Some(floor), Shaped: phase == PhaseActive}}
+		return d
+	}
+	type step struct {
+		d    *Decision
+		want int32
+	}
+	for _, tc := range []struct {
+		name  string
+		mode  ground.Mode
+		steps []step
+	}{
+		{"scale mode holds the highest of the last 300 s", ground.ModeScale, []step{
+			{shaped(0, 150, PhaseActive), 150}, {shaped(3*time.Minute, 66, PhaseActive), 150}, {shaped(5*time.Minute, 50, PhaseActive), 66},
+			{shaped(8*time.Minute, 40, PhaseActive), 50},
+		}},
+		{"hpa-floor mode too", ground.ModeHPAFloor, []step{{shaped(0, 150, PhaseActive), 150}, {shaped(time.Minute, 60, PhaseActive), 150}}},
+		{"metric mode leaves it to the HPA", ground.ModeMetric, []step{{shaped(0, 150, PhaseActive), 150}, {shaped(time.Minute, 60, PhaseActive), 60}}},
+		{"after the window it is no longer held", ground.ModeScale, []step{{shaped(0, 150, PhaseActive), 150}, {shaped(time.Minute, 44, PhaseCooldown), 44}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := &ground.Target{Mode: tc.mode, Behavior: ground.DefaultBehavior, MinReplicas: 1, MaxReplicas: 300}
+			var recent []Recommendation
+			for i, s := range tc.steps {
+				recent = HoldShaped(s.d, target, recent)
+				if got := s.d.Desired; !got.OK || got.V != s.want || s.d.Schedule.Floor.V != s.want {
+					t.Fatalf("step %d (%s): desired %v, floor %v; want %d", i, s.d.At.Sub(t0), got, s.d.Schedule.Floor, s.want)
+				}
+			}
+		})
+	}
+}

@@ -211,3 +211,42 @@ func shapedFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, s 
 	load := tr.Latest.V * (1 + FollowHeadroom)
 	return clampReplicas(ReplicasFor(load, t.CapacityPerReplica), t), load, true
 }
+
+// HoldShaped keeps a floor that follows its group's learned shape inside
+// its window at the highest it was over the target's scale-down
+// stabilisation (behavior.scaleDown, 300 s by default), raising d when
+// the floor of this cycle is lower: the replicas of the last minutes stay
+// for a second wave bigger or later than any the group has shown, in
+// scale mode (where floors are written as they are) and hpa-floor mode
+// (where the HPA's stabilisation holds its metrics' recommendations, not
+// its minReplicas). In metric mode the HPA fed by primetime_replicas
+// holds them with its own stabilisation, or, with PacePublished,
+// Stabilize does: holding them here too would hold them twice. Once the
+// window is over the floor is no longer held so. recent are the floors
+// HoldShaped returned last time; nil when no shaped floor is in force.
+func HoldShaped(d *Decision, t *ground.Target, recent []Recommendation) []Recommendation {
+	e, ok := d.Schedule.FloorWindow()
+	if !ok || !e.Shaped || e.Phase != PhaseActive || t.Mode == ground.ModeMetric {
+		return nil
+	}
+	window := t.Behavior.ScaleDownStabilization
+	kept := recent[:0]
+	for _, r := range recent {
+		if d.At.Sub(r.At) < window {
+			kept = append(kept, r)
+		}
+	}
+	kept = append(kept, Recommendation{At: d.At, Replicas: e.Replicas.V})
+	held := e.Replicas.V
+	for _, r := range kept {
+		held = max(held, r.Replicas)
+	}
+	if held > e.Replicas.V {
+		d.Schedule.Floor = ground.Some(held)
+		d.Schedule.Effects[d.Schedule.FloorBy].Replicas = ground.Some(held)
+		if !d.Desired.OK || held > d.Desired.V {
+			d.Desired, d.By = ground.Some(held), PolicyWindow
+		}
+	}
+	return kept
+}
