@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// TestBehaviorByMode: behavior paces scale mode as the HPA would, and in
-// metric mode paces primetime_replicas' descent itself (the HPA's own
-// tolerance still applies, so a tolerance is refused there); hpa-floor
-// mode has no place for it.
+// TestBehaviorByMode: behavior paces scale mode as the HPA would; in
+// metric mode it paces primetime_replicas' descent itself, and in
+// hpa-floor mode how long a shaped floor is held (the HPA's own tolerance
+// applies in both, so a tolerance is refused there).
 func TestBehaviorByMode(t *testing.T) {
 	target := func(mode, behavior string) string {
 		return "targets:\n  - name: web\n    namespace: storefront\n    scaleTargetRef: {kind: Deployment, name: web}\n" +
@@ -24,9 +24,10 @@ func TestBehaviorByMode(t *testing.T) {
 		{name: "scale", mode: "scale", behavior: "{tolerance: 0.05, scaleDown: {stabilizationWindowSeconds: 120}}", stabilization: 120 * time.Second},
 		{name: "metric paces primetime_replicas", mode: "metric", behavior: "{scaleDown: {stabilizationWindowSeconds: 300}}", paced: true, stabilization: 300 * time.Second},
 		{name: "metric refuses a tolerance", mode: "metric", behavior: "{tolerance: 0.1}", paced: true, stabilization: 300 * time.Second,
-			want: `targets.yaml:9: target "web": behavior.tolerance: in mode metric the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces primetime_replicas)`},
-		{name: "hpa-floor", mode: "hpa-floor", behavior: "{scaleDown: {stabilizationWindowSeconds: 0}}", stabilization: 0,
-			want: `targets.yaml:9: target "web": behavior: paces modes scale and metric only; in mode hpa-floor set it on the HPA`},
+			want: `targets.yaml:9: target "web": behavior.tolerance: in mode metric the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces primetime's floors and primetime_replicas)`},
+		{name: "hpa-floor: how long a shaped floor is held", mode: "hpa-floor", behavior: "{scaleDown: {stabilizationWindowSeconds: 30}}", stabilization: 30 * time.Second},
+		{name: "hpa-floor refuses a tolerance", mode: "hpa-floor", behavior: "{tolerance: 0.1}", stabilization: 300 * time.Second,
+			want: `targets.yaml:9: target "web": behavior.tolerance: in mode hpa-floor the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces primetime's floors)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := ParseFile("targets.yaml", []byte(target(tc.mode, tc.behavior)))

@@ -226,16 +226,20 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Targe
 	if raw.Behavior.set() {
 		switch t.Mode {
 		case ground.ModeScale:
-		case ground.ModeMetric:
-			// primetime_replicas itself is paced: the HPA fed by it may
-			// then have no scale-down stabilisation of its own.
+		default:
+			// Metric mode: primetime_replicas itself is paced, and the HPA
+			// fed by it may then have no scale-down stabilisation of its
+			// own. hpa-floor mode: it sets how long a floor following its
+			// learned shape is held (HoldShaped).
 			var b behaviorRaw
 			if raw.Behavior.n != nil && raw.Behavior.n.Decode(&b) == nil && b.Tolerance.set() {
-				r.add(b.Tolerance.line(), "behavior.tolerance", "in mode metric the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces primetime_replicas)")
+				paces := "primetime's floors"
+				if t.Mode == ground.ModeMetric {
+					paces += " and primetime_replicas"
+				}
+				r.add(b.Tolerance.line(), "behavior.tolerance", "in mode %s the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces %s)", t.Mode, paces)
 			}
-			t.PacePublished = true
-		default:
-			r.add(raw.Behavior.line(), "behavior", "paces modes scale and metric only; in mode %s set it on the HPA", t.Mode)
+			t.PacePublished = t.Mode == ground.ModeMetric
 		}
 		t.Behavior = validateBehavior(r, raw.Behavior)
 	}
