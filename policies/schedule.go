@@ -299,8 +299,10 @@ func effectAt(t *ground.Target, o Occurrence, now time.Time, known *Known) (Effe
 	}
 	e.Peak = ground.Some(peak)
 	follow, followLoad, following := followFloor(t, o, &e, load, known)
-	if e.Phase == PhaseActive && w.ShapeLearned && known.Shape != nil {
-		if shape, ok := known.Shape(o); ok {
+	if w.ShapeLearned && known.Shape != nil {
+		// Asked from the floor's start on, so that the engine latches the
+		// shape known then, as it does the multiplier.
+		if shape, ok := known.Shape(o); ok && e.Phase == PhaseActive {
 			e.Shaped = true
 			follow, followLoad, following = shapedFloor(t, o, &e, load, shape, now, known)
 		}

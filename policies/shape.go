@@ -18,18 +18,19 @@ const MinShapeReports = 3
 // wave peaked, how fast it fell, and whether a second wave came. Times
 // count from the occurrence's start.
 type Shape struct {
-	Reports int
+	Reports int `json:"reports"`
 	// PeakAfter is the latest first peak of the reports.
-	PeakAfter time.Duration
+	PeakAfter time.Duration `json:"peakAfter,omitempty"`
 	// HalfDecay is the longest half decay of the reports, and HalfDecays
 	// how many had one while in force.
-	HalfDecay  time.Duration
-	HalfDecays int
+	HalfDecay  time.Duration `json:"halfDecay,omitempty"`
+	HalfDecays int           `json:"halfDecays,omitempty"`
 	// SecondWave is the highest second wave's rise over its first's (0:
 	// none came), SecondFrom and SecondTo the earliest and latest peaks
 	// of the second waves.
-	SecondWave           float64
-	SecondFrom, SecondTo time.Duration
+	SecondWave float64       `json:"secondWave,omitempty"`
+	SecondFrom time.Duration `json:"secondFrom,omitempty"`
+	SecondTo   time.Duration `json:"secondTo,omitempty"`
 }
 
 // ShapeOf returns the shape of lessons (one group, one target).

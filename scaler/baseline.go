@@ -28,6 +28,9 @@ type Baseline struct {
 	// Late says the floor was not ready at the start (learning knows it
 	// at once; kept so that it is checked once).
 	Late bool `json:"late,omitempty"`
+	// Shape is a "shape: learned" occurrence's shape, latched with its
+	// baseline (nil: not yet; fewer than 3 reports: held flat).
+	Shape *policies.Shape `json:"shape,omitempty"`
 	// Multiplier is an "expect: learned" occurrence's multiplier, latched
 	// with its baseline (0: not a learned window's).
 	Multiplier float64 `json:"multiplier,omitempty"`

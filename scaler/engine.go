@@ -292,7 +292,7 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 				Baseline: e.baselineFor(ctx, t, st, reading, history),
 				Traffic:  trafficOf(st, reading),
 				Learned:  e.learnedFor(t, st),
-				Shape:    e.shapeFor(t),
+				Shape:    e.shapeFor(t, st),
 				LeadTime: e.leadFor(t, st),
 			})
 			st.rememberCalm(reading, schedule)

@@ -33,13 +33,23 @@ func (e *Engine) learnedFor(t *ground.Target, st *targetState) func(o policies.O
 }
 
 // shapeFor returns the shapes learned for target t's "shape: learned"
-// occurrences.
-func (e *Engine) shapeFor(t *ground.Target) func(o policies.Occurrence) (policies.Shape, bool) {
+// occurrences: the one learned when the occurrence's baseline was latched
+// (or none, and the floor is flat), kept with it, so that a report
+// released while the floor is in force does not reshape it.
+func (e *Engine) shapeFor(t *ground.Target, st *targetState) func(o policies.Occurrence) (policies.Shape, bool) {
 	return func(o policies.Occurrence) (policies.Shape, bool) {
 		if !o.Window.ShapeLearned {
 			return policies.Shape{}, false
 		}
-		return e.learning.Shape(o.Window, t)
+		b := st.baselines.get(occurrenceKey{file: o.Window.Origin.File, window: o.Window.Name, start: o.Start.Unix()})
+		if b != nil && b.Shape != nil {
+			return *b.Shape, b.Shape.Reports >= policies.MinShapeReports
+		}
+		s, ok := e.learning.Shape(o.Window, t)
+		if b != nil {
+			b.Shape = &s // Reports 0: latched flat
+		}
+		return s, ok
 	}
 }
 
