@@ -155,9 +155,13 @@ func TestHoldShaped(t *testing.T) {
 			target := &ground.Target{Mode: tc.mode, Behavior: ground.DefaultBehavior, MinReplicas: 1, MaxReplicas: 300}
 			var recent []Recommendation
 			for i, s := range tc.steps {
+				s.d.Schedule.Effects[0].Peak, s.d.Schedule.Effects[0].Following = ground.Some[int32](150), s.d.Schedule.Floor.V < 150
 				recent = HoldShaped(s.d, target, recent)
 				if got := s.d.Desired; !got.OK || got.V != s.want || s.d.Schedule.Floor.V != s.want {
 					t.Fatalf("step %d (%s): desired %v, floor %v; want %d", i, s.d.At.Sub(t0), got, s.d.Schedule.Floor, s.want)
+				}
+				if following := s.d.Schedule.Effects[0].Following; following != (s.want < 150) {
+					t.Errorf("step %d: Following %v with the floor at %d of 150: a floor held whole does not follow", i, following, s.want)
 				}
 			}
 		})

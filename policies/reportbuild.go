@@ -283,7 +283,7 @@ func (b *reportBuilder) observe(t *ground.Target, d *Decision, e *Effect) {
 	if now < b.start {
 		return
 	}
-	if e.Following && now < b.end && b.has&hasFollowed == 0 {
+	if e.Following && e.Replicas.OK && e.Peak.OK && e.Replicas.V < e.Peak.V && now < b.end && b.has&hasFollowed == 0 {
 		b.followedAt, b.has = now, b.has|hasFollowed
 	}
 	if b.has&(hasFloorAtStart|hasReplicasAtStart) == 0 {

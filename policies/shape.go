@@ -244,7 +244,11 @@ func HoldShaped(d *Decision, t *ground.Target, recent []Recommendation) []Recomm
 	}
 	if held > e.Replicas.V {
 		d.Schedule.Floor = ground.Some(held)
-		d.Schedule.Effects[d.Schedule.FloorBy].Replicas = ground.Some(held)
+		fe := &d.Schedule.Effects[d.Schedule.FloorBy]
+		fe.Replicas = ground.Some(held)
+		if e.Peak.OK && held >= e.Peak.V {
+			fe.Following = false // held whole: it does not follow yet
+		}
 		if !d.Desired.OK || held > d.Desired.V {
 			d.Desired, d.By = ground.Some(held), PolicyWindow
 		}

@@ -70,7 +70,12 @@ func (v *PlanView) Learned(t *ground.Target) []string {
 			continue
 		}
 		seen[w.LearningGroup()] = true
-		lines = append(lines, "shape of "+ShapeNote(w, t, v.Learning))
+		line := "shape of " + ShapeNote(w, t, v.Learning)
+		if t.Mode != ground.ModeMetric {
+			// HoldShaped: each drop inside the window waits this long.
+			line += fmt.Sprintf(" (in mode %s each drop inside the window waits %s: behavior.scaleDown)", t.Mode, config.FormatDuration(t.Behavior.ScaleDownStabilization))
+		}
+		lines = append(lines, line)
 	}
 	return lines
 }
