@@ -3,6 +3,7 @@ package policies
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -158,6 +159,13 @@ func (l *Learning) Range(yield func(k LearningKey, lessons []Lesson) bool) {
 // Len returns how many groups and targets have lessons.
 func (l *Learning) Len() int { return len(l.lessons) }
 
+// Bounds of an imported lesson: its durations count from an occurrence's
+// start, within a day; a second wave at most 1000 times the first.
+const (
+	MaxLessonSpan        = 24 * time.Hour
+	MaxMultiplierLearned = 1000
+)
+
 // ImportJSON adds the lessons of a /reports document's "lessons" (by
 // "namespace/name|group", as the handed-over state keeps them); name is
 // where they come from, for the errors. A bad key or lesson is an error
@@ -181,8 +189,19 @@ func (l *Learning) ImportJSON(name string, data []byte) error {
 			return fmt.Errorf("%s: lessons %q: the key must be namespace/name|group", name, k)
 		}
 		for i, o := range ls {
-			if o.Window == "" || o.Start.IsZero() || !(o.Ratio > 0) {
+			if o.Window == "" || o.Start.IsZero() || !(o.Ratio > 0) || math.IsInf(o.Ratio, 0) {
 				return fmt.Errorf("%s: lessons %q: lesson %d: needs a window, a start and a positive ratio", name, k, i+1)
+			}
+			for _, d := range []struct {
+				field string
+				v     time.Duration
+			}{{"peakAfter", o.PeakAfter}, {"halfDecay", o.HalfDecay}, {"secondAfter", o.SecondAfter}, {"readyAfter", o.ReadyAfter}} {
+				if d.v < 0 || d.v > MaxLessonSpan {
+					return fmt.Errorf("%s: lessons %q: lesson %d: %s: must be from 0 to %s, got %s", name, k, i+1, d.field, MaxLessonSpan, d.v)
+				}
+			}
+			if o.SecondWave < 0 || math.IsInf(o.SecondWave, 0) || o.SecondWave > MaxMultiplierLearned {
+				return fmt.Errorf("%s: lessons %q: lesson %d: secondWave: must be from 0 to %g, got %g", name, k, i+1, float64(MaxMultiplierLearned), o.SecondWave)
 			}
 		}
 		entries = append(entries, entry{key, ls})

@@ -9,8 +9,8 @@ import (
 
 // Recommendation is one replica count scale mode wanted, and when.
 type Recommendation struct {
-	At       time.Time
-	Replicas int32
+	At       time.Time `json:"at"`
+	Replicas int32     `json:"replicas"`
 }
 
 // Paced is what scale mode writes for one decision.
@@ -78,11 +78,10 @@ func Pace(d *Decision, b ground.Behavior, current int32, recent []Recommendation
 // the highest replicas tracking or the forecast wanted over window, so
 // that the HPA fed by primetime_replicas can be left with none of its own.
 // Window floors, their step-down and quiet caps are schedules: they are
-// published as they are and do not enter the window, so a floor steps
-// down at primetime's pace, not five minutes late. A floor following its
-// learned shape inside its window is paced like tracking: a second wave
-// bigger than any seen finds the replicas of the last minutes still
-// there. recent are the
+// published as they are (never below what tracking asked for over the
+// window) and do not enter it, so a floor steps down at primetime's pace,
+// not five minutes late; a floor following its learned shape inside its
+// window is held by HoldShaped before. recent are the
 // recommendations Stabilize returned last time.
 func Stabilize(d *Decision, window time.Duration, recent []Recommendation) (ground.Opt[int32], []Recommendation) {
 	kept := recent[:0:0]
@@ -94,8 +93,14 @@ func Stabilize(d *Decision, window time.Duration, recent []Recommendation) (grou
 	if !d.Desired.OK || d.By == PolicyQuietCap {
 		return d.Desired, kept
 	}
-	if e, ok := d.Schedule.FloorWindow(); ok && d.By == PolicyWindow && !e.Shaped {
-		return d.Desired, kept
+	if d.By == PolicyWindow {
+		// A schedule, as it is (a shaped floor is held by HoldShaped), but
+		// never below what tracking asked for lately.
+		v := d.Desired.V
+		for _, r := range kept {
+			v = max(v, r.Replicas)
+		}
+		return ground.Some(v), kept
 	}
 	kept = append(kept, Recommendation{At: d.At, Replicas: d.Desired.V})
 	v := d.Desired.V

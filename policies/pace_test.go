@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -106,8 +107,8 @@ func TestStabilize(t *testing.T) {
 		{"a flat floor steps down as it is, and does not hold tracking up", []step{
 			{floor(0, 150, false), 150}, {floor(time.Minute, 44, false), 44}, {tracking(2*time.Minute, 30), 30},
 		}},
-		{"a shaped floor inside its window is paced like tracking", []step{
-			{floor(0, 150, true), 150}, {floor(3*time.Minute, 66, true), 150}, {floor(5*time.Minute, 50, true), 66},
+		{"a floor never publishes below what tracking asked lately", []step{
+			{tracking(0, 40), 40}, {floor(time.Minute, 25, false), 40}, {floor(6*time.Minute, 25, false), 25},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,14 +150,15 @@ func TestHoldShaped(t *testing.T) {
 		}},
 		{"hpa-floor mode too", ground.ModeHPAFloor, []step{{shaped(0, 150, PhaseActive), 150}, {shaped(time.Minute, 60, PhaseActive), 150}}},
 		{"metric mode leaves it to the HPA", ground.ModeMetric, []step{{shaped(0, 150, PhaseActive), 150}, {shaped(time.Minute, 60, PhaseActive), 60}}},
+		{"metric mode with behavior holds it", ground.ModeMetric, []step{{shaped(0, 150, PhaseActive), 150}, {shaped(time.Minute, 60, PhaseActive), 150}}},
 		{"after the window it is no longer held", ground.ModeScale, []step{{shaped(0, 150, PhaseActive), 150}, {shaped(time.Minute, 44, PhaseCooldown), 44}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			target := &ground.Target{Mode: tc.mode, Behavior: ground.DefaultBehavior, MinReplicas: 1, MaxReplicas: 300}
+			target := &ground.Target{Mode: tc.mode, Behavior: ground.DefaultBehavior, MinReplicas: 1, MaxReplicas: 300, PacePublished: strings.Contains(tc.name, "with behavior")}
 			var recent []Recommendation
 			for i, s := range tc.steps {
 				s.d.Schedule.Effects[0].Peak, s.d.Schedule.Effects[0].Following = ground.Some[int32](150), s.d.Schedule.Floor.V < 150
-				recent = HoldShaped(s.d, target, recent)
+				recent = HoldShaped(s.d, 0, target, recent)
 				if got := s.d.Desired; !got.OK || got.V != s.want || s.d.Schedule.Floor.V != s.want {
 					t.Fatalf("step %d (%s): desired %v, floor %v; want %d", i, s.d.At.Sub(t0), got, s.d.Schedule.Floor, s.want)
 				}

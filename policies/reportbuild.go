@@ -6,6 +6,11 @@ import (
 	"github.com/primetime-dev/primetime/ground"
 )
 
+// MaxJoinDelay is how long after a floor's start its report's first cycle
+// may come and still time the pods (a cycle or two late, not a new
+// leader's first cycle).
+const MaxJoinDelay = time.Minute
+
 // MaxReportGap bounds the time one cycle's sample stands for in a report:
 // after a gap (a restart, a lost lead) the time not seen is not counted.
 const MaxReportGap = 5 * time.Minute
@@ -347,7 +352,10 @@ func (b *reportBuilder) readiness(d *Decision, e *Effect, now int64) {
 	}
 	if b.has&hasFloorFrom == 0 {
 		b.floorFrom, b.firstFloor, b.has = now, e.Replicas.V, b.has|hasFloorFrom
-		if d.Ready.OK && d.Ready.V >= e.Replicas.V {
+		// A floor met at its first cycle, or first seen well after it
+		// started (a new leader, a window renamed or created during its
+		// lead), says nothing of how long pods take.
+		if (d.Ready.OK && d.Ready.V >= e.Replicas.V) || now > b.start-int64(e.Lead)+int64(MaxJoinDelay) {
 			b.has |= hasMetAtOnce
 		}
 		return

@@ -62,6 +62,10 @@ type Traffic struct {
 	// SincePeak is the lowest load measured since Peak: a load read well
 	// above it is a new rise.
 	SincePeak ground.Opt[float64]
+	// AtStart is the first load measured from the occurrence's start on:
+	// its traffic arrives with a rise above it (not with another spot's
+	// tail).
+	AtStart ground.Opt[float64]
 }
 
 // Known is what is known of a target's occurrences besides their

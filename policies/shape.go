@@ -180,9 +180,11 @@ func (l *Learning) Lead(t *ground.Target) time.Duration {
 // shapedFloor is the floor of a "shape: learned" window inside the
 // window, with the load behind it, and false while it is held flat. It
 // is held until the group's latest peak is past, the traffic has
-// clearly arrived (ArrivedFraction of the expected rise: a spot that
-// airs late or not at all keeps the whole floor) and the load is read
-// below its peak (PassedFraction of the rise); then it follows the load
+// clearly arrived (ArrivedFraction of the expected rise above the usual
+// load, or above the load read at the start when it was higher: another
+// spot's tail is not this one's traffic; a spot that airs late or not at
+// all keeps the whole floor) and the load has been read below its peak
+// (PassedFraction of the rise); then it follows the load
 // read last with FollowHeadroom. Where the group has shown second waves
 // (from the earliest one's peak less the lead, so that pods are ready
 // for it, to the window's end) the whole floor is held again: a second
@@ -200,8 +202,14 @@ func shapedFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, s 
 		return 0, 0, false
 	}
 	rise := tr.Peak.V - base
-	arrived := tr.Peak.V >= base+ArrivedFraction*(expected-base)
-	passed := tr.Latest.V <= tr.Peak.V-PassedFraction*rise
+	arrived := tr.Peak.V >= max(base, tr.AtStart.Or(base))+ArrivedFraction*(expected-base)
+	// Passed once the load has been read below the line since the peak:
+	// a reading back above it is noise, or a new rise (below).
+	lowest := tr.Latest.V
+	if tr.SincePeak.OK {
+		lowest = min(lowest, tr.SincePeak.V)
+	}
+	passed := lowest <= tr.Peak.V-PassedFraction*rise
 	rising := tr.SincePeak.OK && tr.Latest.V > tr.SincePeak.V+SecondWaveRise*rise
 	if !arrived || !passed || rising {
 		return 0, 0, false
@@ -213,25 +221,28 @@ func shapedFloor(t *ground.Target, o Occurrence, e *Effect, expected float64, s 
 	return clampReplicas(ReplicasFor(load, t.CapacityPerReplica), t), load, true
 }
 
-// HoldShaped keeps a floor that follows its group's learned shape inside
-// its window at the highest it was over the target's scale-down
-// stabilisation (behavior.scaleDown, 300 s by default), raising d when
-// the floor of this cycle is lower: the replicas of the last minutes stay
-// for a second wave bigger or later than any the group has shown, in
-// scale mode (where floors are written as they are) and hpa-floor mode
-// (where the HPA's stabilisation holds its metrics' recommendations, not
-// its minReplicas). In metric mode the HPA fed by primetime_replicas
-// holds them with its own stabilisation, or, with PacePublished,
-// Stabilize does: holding them here too would hold them twice. Once the
+// HoldShaped keeps the floor of occurrence j of d, when it follows its
+// group's learned shape inside its window, at the highest it was over the
+// target's scale-down stabilisation (behavior.scaleDown, 300 s by
+// default), raising d's floor and replicas when this cycle's is lower:
+// the replicas of the last minutes stay for a second wave bigger or later
+// than any the group has shown. Each occurrence is held on its own, so
+// another window's lower floor never drops the hold. It holds in scale
+// mode (where floors are written as they are), in hpa-floor mode (where
+// the HPA's stabilisation holds its metrics' recommendations, not its
+// minReplicas) and in metric mode with PacePublished (the HPA has none of
+// its own); in metric mode without it the HPA fed by primetime_replicas
+// holds them, and holding them here too would hold them twice. Once the
 // window is over the floor is no longer held so. recent are the floors
-// HoldShaped returned last time; nil when no shaped floor is in force.
-func HoldShaped(d *Decision, t *ground.Target, recent []Recommendation) []Recommendation {
-	e, ok := d.Schedule.FloorWindow()
-	if !ok || !e.Shaped || e.Phase != PhaseActive || t.Mode == ground.ModeMetric {
+// HoldShaped returned last time for the occurrence; nil when it holds
+// nothing.
+func HoldShaped(d *Decision, j int, t *ground.Target, recent []Recommendation) []Recommendation {
+	e := &d.Schedule.Effects[j]
+	if !e.Shaped || e.Phase != PhaseActive || !e.Replicas.OK || (t.Mode == ground.ModeMetric && !t.PacePublished) {
 		return nil
 	}
 	window := t.Behavior.ScaleDownStabilization
-	kept := recent[:0]
+	kept := recent[:0:0]
 	for _, r := range recent {
 		if d.At.Sub(r.At) < window {
 			kept = append(kept, r)
@@ -242,16 +253,19 @@ func HoldShaped(d *Decision, t *ground.Target, recent []Recommendation) []Recomm
 	for _, r := range kept {
 		held = max(held, r.Replicas)
 	}
-	if held > e.Replicas.V {
-		d.Schedule.Floor = ground.Some(held)
-		fe := &d.Schedule.Effects[d.Schedule.FloorBy]
-		fe.Replicas = ground.Some(held)
-		if e.Peak.OK && held >= e.Peak.V {
-			fe.Following = false // held whole: it does not follow yet
-		}
-		if !d.Desired.OK || held > d.Desired.V {
-			d.Desired, d.By = ground.Some(held), PolicyWindow
-		}
+	if held == e.Replicas.V {
+		return kept
+	}
+	e.Replicas = ground.Some(held)
+	e.Load = ground.Some(float64(held) * t.CapacityPerReplica)
+	if e.Peak.OK && held >= e.Peak.V {
+		e.Following = false // held whole: it does not follow yet
+	}
+	if f := &d.Schedule; !f.Floor.OK || held > f.Floor.V {
+		f.Floor, f.FloorBy, f.Load = e.Replicas, j, e.Load
+	}
+	if v := clampReplicas(held, t); !d.Desired.OK || v > d.Desired.V {
+		d.Desired, d.By = ground.Some(v), PolicyWindow
 	}
 	return kept
 }

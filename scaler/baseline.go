@@ -3,6 +3,7 @@ package scaler
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/primetime-dev/primetime/ground"
@@ -15,6 +16,9 @@ import (
 type Baseline struct {
 	Load float64   `json:"load"`
 	Keep time.Time `json:"keep"` // may be forgotten after this
+	// Latched is the load first latched, that the lead's loads may raise
+	// Load above by MaxBaselineRise at most (0: Load).
+	Latched float64 `json:"latched,omitempty"`
 	// Peak is the highest load measured since the occurrence's start (0:
 	// none yet), that tells when its traffic came and passed.
 	Peak float64 `json:"peak,omitempty"`
@@ -31,6 +35,10 @@ type Baseline struct {
 	// Shape is a "shape: learned" occurrence's shape, latched with its
 	// baseline (nil: not yet; fewer than 3 reports: held flat).
 	Shape *policies.Shape `json:"shape,omitempty"`
+	// Held are the floors a shaped floor is held at (HoldShaped).
+	Held []policies.Recommendation `json:"held,omitempty"`
+	// AtStart is the first load measured from the start on (nil before).
+	AtStart *float64 `json:"atStart,omitempty"`
 	// Multiplier is an "expect: learned" occurrence's multiplier, latched
 	// with its baseline (0: not a learned window's).
 	Multiplier float64 `json:"multiplier,omitempty"`
@@ -95,23 +103,36 @@ func (e *Engine) baselineFor(ctx context.Context, t *ground.Target, st *targetSt
 			return 0, false
 		}
 		keep := o.End.Add(o.Window.Cooldown + policies.MaxStepDownSpan + time.Hour)
-		st.baselines = st.baselines.add(latch{key, Baseline{Load: load.V, Keep: keep}})
+		b := Baseline{Load: load.V, Latched: load.V, Keep: keep}
+		if t.LeadLearned {
+			b.Lead = e.learning.Lead(t) // the lead this very cycle started the floor with
+		}
+		st.baselines = st.baselines.add(latch{key, b})
 		return load.V, true
 	}
 }
 
 // raiseBaseline raises a latched baseline to a load measured after the
 // floor started but before the window's start, when it is higher but no
-// rise (within ClearRise of it): the multiplier applies to the usual load
+// rise (within MaxBaselineRise of the baseline first latched): the multiplier applies to the usual load
 // when the spot airs, and the lunch or evening rise may go on during the
 // lead. It is never lowered, and never raised by a load measured from
 // the start on (the spike itself).
 func raiseBaseline(b *Baseline, o policies.Occurrence, reading sources.Reading) {
+	if b.Latched == 0 {
+		b.Latched = b.Load // a baseline handed over by an older leader
+	}
 	v := reading.Value
-	if reading.Status == sources.StatusOK && v.At.Before(o.Start) && v.V > b.Load && v.V <= b.Load*(1+policies.ClearRise) {
+	if reading.Status == sources.StatusOK && v.At.Before(o.Start) && v.V > b.Load && v.V <= b.Latched*(1+MaxBaselineRise) {
 		b.Load = v.V
 	}
 }
+
+// MaxBaselineRise bounds how far the loads read during the lead raise a
+// latched baseline, in all: the usual load drifts a few percent in a
+// lead, while a spot airing early, or a source's rate window smoothing
+// its step, would ratchet it up reading after reading.
+const MaxBaselineRise = 0.1
 
 // trafficOf returns what each occurrence's traffic did so far on a
 // target: the highest load measured since its start (kept with its
@@ -127,6 +148,9 @@ func trafficOf(st *targetState, reading sources.Reading) func(o policies.Occurre
 		if at := reading.Value.At; reading.Status == sources.StatusOK && !at.Before(o.Start) {
 			v := reading.Value.V
 			tr.Latest = ground.Some(v)
+			if b.AtStart == nil {
+				b.AtStart = &v
+			}
 			if at.Before(o.End.Add(o.Window.Cooldown)) {
 				switch {
 				case v > b.Peak:
@@ -147,6 +171,9 @@ func trafficOf(st *targetState, reading sources.Reading) func(o policies.Occurre
 		}
 		if b.Trough != nil {
 			tr.SincePeak = ground.Some(*b.Trough)
+		}
+		if b.AtStart != nil {
+			tr.AtStart = ground.Some(*b.AtStart)
 		}
 		return tr
 	}
@@ -306,5 +333,29 @@ func (e *Engine) ImportBaselines(b map[string]Baseline) {
 		if _, ok := e.imported[k]; !ok {
 			e.imported[k] = v
 		}
+		if v.Late {
+			// The previous leader found that floor late: the learned
+			// lead stays the longest here too until a floor in time.
+			if target, window, start, ok := parseOccurrenceKey(k); ok {
+				e.learning.MarkLate(target, window, start)
+			}
+		}
 	}
+}
+
+// parseOccurrenceKey reads the target, window and start of a key written
+// by occurrenceKey.String ("ns/name|file|window|start").
+func parseOccurrenceKey(k string) (ground.TargetKey, string, time.Time, bool) {
+	target, rest, ok := strings.Cut(k, "|")
+	i := strings.LastIndex(rest, "|")
+	key, ok2 := ground.ParseTargetKey(target)
+	if !ok || !ok2 || i < 0 {
+		return ground.TargetKey{}, "", time.Time{}, false
+	}
+	start, err := time.Parse(time.RFC3339, rest[i+1:])
+	_, window, ok3 := strings.Cut(rest[:i], "|")
+	if err != nil || !ok3 {
+		return ground.TargetKey{}, "", time.Time{}, false
+	}
+	return key, window, start, true
 }

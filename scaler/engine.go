@@ -120,8 +120,6 @@ type targetState struct {
 	// masks are the masks of its windows, of the engine's maskGen.
 	masks   policies.Masks
 	maskGen uint64
-	// shaped are the floors a shaped floor is held at (HoldShaped).
-	shaped []policies.Recommendation
 	// recent are the recommendations a PacePublished target's
 	// primetime_replicas is paced by.
 	recent []policies.Recommendation
@@ -300,7 +298,7 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 				Target: t, Now: now, Observed: reading.Load(), Forecast: forecast, Current: current, Ready: ready, Schedule: schedule,
 			})
 			d := &decisions[i]
-			st.shaped = policies.HoldShaped(d, t, st.shaped)
+			e.holdShaped(t, st, d)
 			if o, ok := checkLate(t, st, d); ok {
 				st.late = append(st.late, o)
 			}

@@ -73,6 +73,21 @@ func (e *Engine) leadFor(t *ground.Target, st *targetState) func(o policies.Occu
 	}
 }
 
+// holdShaped holds each floor of d that follows its learned shape at
+// its highest of the last minutes (policies.HoldShaped), with what it
+// held kept in the occurrence's latch: handed over with it.
+func (e *Engine) holdShaped(t *ground.Target, st *targetState, d *policies.Decision) {
+	for j := range d.Schedule.Effects {
+		o := d.Schedule.Effects[j].Occurrence
+		if !d.Schedule.Effects[j].Shaped {
+			continue
+		}
+		if b := st.baselines.get(occurrenceKey{file: o.Window.Origin.File, window: o.Window.Name, start: o.Start.Unix()}); b != nil {
+			b.Held = policies.HoldShaped(d, j, t, b.Held)
+		}
+	}
+}
+
 // checkLate notes, at the first cycles of an occurrence's window, a
 // floor whose replicas are not ready (a PrescaleLate): the target's
 // learned lead widens at once. It returns the occurrence to mark, once.

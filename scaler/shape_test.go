@@ -98,4 +98,3 @@ windows:
 type sinkFunc func(policies.WindowReport)
 
 func (f sinkFunc) Report(r policies.WindowReport) { f(r) }
-

@@ -24,10 +24,10 @@ func TestBehaviorByMode(t *testing.T) {
 		{name: "scale", mode: "scale", behavior: "{tolerance: 0.05, scaleDown: {stabilizationWindowSeconds: 120}}", stabilization: 120 * time.Second},
 		{name: "metric paces primetime_replicas", mode: "metric", behavior: "{scaleDown: {stabilizationWindowSeconds: 300}}", paced: true, stabilization: 300 * time.Second},
 		{name: "metric refuses a tolerance", mode: "metric", behavior: "{tolerance: 0.1}", paced: true, stabilization: 300 * time.Second,
-			want: `targets.yaml:9: target "web": behavior.tolerance: in mode metric the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces primetime's floors and primetime_replicas)`},
+			want: `targets.yaml:9: target "web": behavior.tolerance: in mode metric the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces primetime_replicas)`},
 		{name: "hpa-floor: how long a shaped floor is held", mode: "hpa-floor", behavior: "{scaleDown: {stabilizationWindowSeconds: 30}}", stabilization: 30 * time.Second},
 		{name: "hpa-floor refuses a tolerance", mode: "hpa-floor", behavior: "{tolerance: 0.1}", stabilization: 300 * time.Second,
-			want: `targets.yaml:9: target "web": behavior.tolerance: in mode hpa-floor the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces primetime's floors)`},
+			want: `targets.yaml:9: target "web": behavior.tolerance: in mode hpa-floor the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown holds a floor following its learned shape)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := ParseFile("targets.yaml", []byte(target(tc.mode, tc.behavior)))

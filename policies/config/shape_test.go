@@ -91,7 +91,7 @@ func TestTargetLeadTime(t *testing.T) {
 			`t.yaml:10: target "t": maxLeadTime: must be at least minLeadTime (5m), got 2m`,
 		}, false, 0, 0},
 		{"maxLeadTime too long", "    leadTime: learned\n    maxLeadTime: 48h\n", []string{
-			`t.yaml:9: target "t": maxLeadTime: must be between 0s and 1d, got 48h`,
+			`t.yaml:9: target "t": maxLeadTime: must be between 1s and 1d, got 48h`,
 		}, false, 0, 0},
 		{"maxLeadTime without a unit", "    leadTime: learned\n    maxLeadTime: 10\n", []string{
 			`t.yaml:9: target "t": maxLeadTime: "10" needs a unit, for example 15m, 2h or 1d`,
@@ -110,7 +110,7 @@ func TestTargetLeadTime(t *testing.T) {
 			`t.yaml:10: target "t": maxLeadTime: bounds a learned lead; it goes with leadTime: learned`,
 		}, false, 0, 0},
 		{"a leadTime that is neither", "    leadTime: early\n", []string{
-			`t.yaml:8: target "t": leadTime: "early" is not a duration; write it like 90s, 15m, 1h30m or 7d`,
+			`t.yaml:8: target "t": leadTime: "early" is not a duration nor learned; write it like 90s, 15m, 1h30m, or learned`,
 		}, false, 0, 0},
 	}
 	for _, tc := range cases {

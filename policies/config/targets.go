@@ -233,11 +233,11 @@ func validateTarget(r *entryReporter, ctx *docContext, item field) (ground.Targe
 			// learned shape is held (HoldShaped).
 			var b behaviorRaw
 			if raw.Behavior.n != nil && raw.Behavior.n.Decode(&b) == nil && b.Tolerance.set() {
-				paces := "primetime's floors"
+				does := "holds a floor following its learned shape"
 				if t.Mode == ground.ModeMetric {
-					paces += " and primetime_replicas"
+					does = "paces primetime_replicas"
 				}
-				r.add(b.Tolerance.line(), "behavior.tolerance", "in mode %s the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown paces %s)", t.Mode, paces)
+				r.add(b.Tolerance.line(), "behavior.tolerance", "in mode %s the HPA's own tolerance applies; set it on the HPA (behavior.scaleDown %s)", t.Mode, does)
 			}
 			t.PacePublished = t.Mode == ground.ModeMetric
 		}
@@ -625,6 +625,8 @@ func validateLeadTime(r *entryReporter, t *ground.Target, raw targetRaw) {
 	if raw.LeadTime.set() {
 		if s, ok := raw.LeadTime.text(r, "leadTime"); ok && strings.EqualFold(strings.TrimSpace(s), "learned") {
 			learned = true
+		} else if _, err := time.ParseDuration(strings.TrimSpace(s)); ok && err != nil && !strings.ContainsAny(s, "0123456789") {
+			r.add(raw.LeadTime.line(), "leadTime", "%q is not a duration nor learned; write it like 90s, 15m, 1h30m, or learned", s)
 		} else if ok {
 			t.LeadTime, _ = raw.LeadTime.duration(r, "leadTime", 0, MaxLeadTime)
 		}
@@ -648,7 +650,7 @@ func validateLeadTime(r *entryReporter, t *ground.Target, raw targetRaw) {
 		r.add(raw.LeadTime.line(), "maxLeadTime", "is missing; leadTime: learned needs the longest lead to allow, e.g. maxLeadTime: 10m")
 		return
 	}
-	if v, ok := raw.MaxLeadTime.duration(r, "maxLeadTime", 0, MaxLeadTime); ok {
+	if v, ok := raw.MaxLeadTime.duration(r, "maxLeadTime", time.Second, MaxLeadTime); ok {
 		t.LeadTime = v
 		if v < t.MinLeadTime {
 			r.add(raw.MaxLeadTime.line(), "maxLeadTime", "must be at least minLeadTime (%s), got %s", FormatDuration(t.MinLeadTime), FormatDuration(v))
