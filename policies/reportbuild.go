@@ -52,7 +52,7 @@ type reportBuilder struct {
 	// The waves: the first one's peak, then the lowest load after it fell
 	// halfway and the highest rise above that lowest.
 	// Loads as float32 and instants as whole seconds from the start (an
-	// offset): 100,000 open reports hold 44 bytes each of them.
+	// offset).
 	firstPeak, trough, secondPeak, secondRise float32
 	firstPeakAt, halfAt, secondAt             offset
 	// floorFrom is the first cycle with the floor in force, readyAt when
