@@ -61,8 +61,8 @@ type reportBuilder struct {
 	// floorFrom.
 	floorFrom, followedAt, readyAt offset
 	firstFloor                     int32
-	has        reportHas
-	seen       bool
+	has                            reportHas
+	seen                           bool
 }
 
 // reportHas says which of a builder's optional figures are known.

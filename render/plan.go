@@ -244,7 +244,7 @@ type (
 		LeadTime *LeadTimeJSON `json:"leadTime,omitempty"`
 		// Learned says what the reports taught: the learned lead and
 		// the shape of each "shape: learned" window's group.
-		Learned []string `json:"learned,omitempty"`
+		Learned  []string      `json:"learned,omitempty"`
 		Episodes []EpisodeJSON `json:"episodes"`
 	}
 	// LoadJSON is the query a target's source receives.
