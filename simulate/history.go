@@ -221,7 +221,7 @@ func (r *replay) span(ctx context.Context, src sources.Source, sp historySpan, n
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		r.src.now = r.clock
+		r.src.setNow(r.clock)
 		if t.Forecast != nil && !r.clock.Before(r.nextHistory) {
 			r.nextHistory = r.clock.Add(scaler.HistoryRefresh)
 			r.history.Refresh(ctx, []ground.Target{*t}, r.clock)

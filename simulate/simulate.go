@@ -469,7 +469,7 @@ func newPrimetime(s *Setup) *primetime {
 
 func (p *primetime) advance(ctx context.Context, _ int, now time.Time, w *Workload) {
 	p.current.w, p.current.now = w, now
-	p.src.now = now
+	p.src.setNow(now)
 	if !now.Before(p.nextHistory) {
 		p.nextHistory = now.Add(scaler.HistoryRefresh)
 		p.history.Refresh(ctx, []ground.Target{*p.target}, now)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/primetime-dev/primetime/ground"
@@ -55,8 +56,16 @@ type traceSource struct {
 	// points: trace holds points read from a source, not a load to
 	// interpolate.
 	points bool
-	now    time.Time
+	// now is the replay's instant, in Unix nanoseconds: set by the runner
+	// while history fetches (the engine's LoadBefore) read it apart.
+	now atomic.Int64
 }
+
+// setNow sets the replay's instant.
+func (s *traceSource) setNow(t time.Time) { s.now.Store(t.UnixNano()) }
+
+// clock returns the replay's instant.
+func (s *traceSource) clock() time.Time { return time.Unix(0, s.now.Load()) }
 
 var _ sources.Source = (*traceSource)(nil)
 
@@ -137,7 +146,7 @@ func (tr Trace) Mean(from, to time.Time) (float64, bool) {
 }
 
 func (s *traceSource) History(_ context.Context, q sources.Query, from, to time.Time, step time.Duration) (ground.Series, error) {
-	known := s.now.Add(-s.delay)
+	known := s.clock().Add(-s.delay)
 	if s.points {
 		if to.After(known) {
 			to = known
