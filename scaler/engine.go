@@ -281,9 +281,6 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 			current, ready := ground.None[int32](), ground.None[int32]()
 			if e.Replicas != nil {
 				current = e.Replicas.Current(t)
-				if r, ok := e.Replicas.(ReadyReader); ok {
-					ready = r.ReadyReplicas(t)
-				}
 			}
 			occBuf = agenda.For(t.Key(), occBuf[:0])
 			schedule := policies.EvaluateKnown(t, occBuf, now, policies.Known{
@@ -294,6 +291,10 @@ func (e *Engine) decide(ctx context.Context, now time.Time) ([]ground.Target, []
 				LeadTime: e.leadFor(t, st),
 			})
 			st.rememberCalm(reading, schedule)
+			if r, ok := e.Replicas.(ReadyReader); ok && floorInForce(schedule) {
+				// Only floors are checked for readiness (reports, PrescaleLate).
+				ready = r.ReadyReplicas(t)
+			}
 			decisions[i] = policies.Decide(policies.Input{
 				Target: t, Now: now, Observed: reading.Load(), Forecast: forecast, Current: current, Ready: ready, Schedule: schedule,
 			})
@@ -409,4 +410,15 @@ func (e *Engine) record(t *ground.Target, st *targetState, d *policies.Decision)
 			e.Metrics.changes.WithLabelValues(string(d.By)).Inc()
 		}
 	}
+}
+
+// floorInForce says whether an occurrence in force puts a floor on the
+// target: the only time its ready replicas are read.
+func floorInForce(s policies.Schedule) bool {
+	for _, eff := range s.Effects {
+		if eff.Replicas.OK {
+			return true
+		}
+	}
+	return false
 }
