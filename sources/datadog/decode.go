@@ -2,6 +2,7 @@ package datadog
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -16,10 +17,13 @@ import (
 // .rollup(avg,N) appended, or .rollup(sum,N) when it counts (.as_count()),
 // N the rollup in seconds, so that live reads and history have one bucket
 // width and one unit whatever the window. A query that holds its own
-// .rollup( is sent as written.
+// .rollup(fn,N) is sent as written; a .rollup(fn) without an interval gets
+// N: Datadog would pick one by the range asked (20 s over an hour, 5 min
+// over a day), so a count read live and its history would count per
+// different buckets.
 func PinRollup(query string, rollup time.Duration) string {
 	if strings.Contains(query, ".rollup(") {
-		return query
+		return bareRollup.ReplaceAllString(query, fmt.Sprintf(".rollup($1,%d)", int64(rollup/time.Second)))
 	}
 	fn := "avg"
 	if strings.Contains(query, ".as_count()") {
@@ -27,6 +31,9 @@ func PinRollup(query string, rollup time.Duration) string {
 	}
 	return fmt.Sprintf("%s.rollup(%s,%d)", query, fn, int64(rollup/time.Second))
 }
+
+// bareRollup is a .rollup( with an aggregator and no interval.
+var bareRollup = regexp.MustCompile(`\.rollup\(\s*(avg|sum|min|max|count)\s*\)`)
 
 // groupedError answers a query that returns several series.
 func groupedError(query string, n int) error {

@@ -1,0 +1,28 @@
+package datadog
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPinRollup: every query is sent with one bucket width, live and for
+// history, whatever the range asked.
+func TestPinRollup(t *testing.T) {
+	for _, tc := range []struct {
+		name, query, want string
+	}{
+		{"a gauge", "avg:nginx.requests{app:web}", "avg:nginx.requests{app:web}.rollup(avg,30)"},
+		{"a count", "sum:web.hits{*}.as_count()", "sum:web.hits{*}.as_count().rollup(sum,30)"},
+		{"a rollup with its interval", "sum:web.hits{*}.as_count().rollup(sum,60)", "sum:web.hits{*}.as_count().rollup(sum,60)"},
+		{"a sum without an interval", "sum:web.hits{*}.as_count().rollup(sum)", "sum:web.hits{*}.as_count().rollup(sum,30)"},
+		{"a max without an interval, spaced", "max:web.latency{*}.rollup( max )", "max:web.latency{*}.rollup(max,30)"},
+		{"a formula of two", "sum:a{*}.rollup(sum) / sum:b{*}.rollup(sum, 120)", "sum:a{*}.rollup(sum,30) / sum:b{*}.rollup(sum, 120)"},
+		{"a moving rollup is not a rollup", "moving_rollup(avg:a{*}, 60, 'avg')", "moving_rollup(avg:a{*}, 60, 'avg').rollup(avg,30)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PinRollup(tc.query, 30*time.Second); got != tc.want {
+				t.Errorf("PinRollup(%q) = %q, want %q", tc.query, got, tc.want)
+			}
+		})
+	}
+}
