@@ -33,6 +33,14 @@ type ReadyReader interface {
 	ReadyReplicas(t *ground.Target) ground.Opt[int32]
 }
 
+// WorkloadWatcher is a ReadyReader that starts caching a target's
+// workload ahead of need: the engine asks it for every target when the
+// configuration changes, so that ready replicas are known at a floor's
+// first cycle, though they are read only under floors.
+type WorkloadWatcher interface {
+	Watch(t *ground.Target)
+}
+
 // Actuator carries decisions out (the hpa-floor and scale modes,
 // Events). Desire gets every cycle's decisions, one per target in the
 // same order, after the engine has released its lock; it must not wait
@@ -203,6 +211,11 @@ func (e *Engine) syncConfig() {
 		states[k], e.stateOf[i] = st, st
 	}
 	e.states = states // a removed target's state goes
+	if w, ok := e.Replicas.(WorkloadWatcher); ok {
+		for i := range e.targets {
+			w.Watch(&e.targets[i])
+		}
+	}
 	if e.Poller != nil {
 		e.Poller.SetQueries(e.queries)
 	}

@@ -181,6 +181,14 @@ func (a *Actuator) ReadyReplicas(t *ground.Target) ground.Opt[int32] {
 	return ground.Some(int32(r))
 }
 
+// Watch implements scaler.WorkloadWatcher: t's workload is cached from
+// now on, whatever its kind.
+func (a *Actuator) Watch(t *ground.Target) {
+	if a.Workloads != nil {
+		a.Workloads.Watch(t)
+	}
+}
+
 // Run writes what the queue holds until ctx ends, then waits for the
 // writes in flight.
 func (a *Actuator) Run(ctx context.Context) {

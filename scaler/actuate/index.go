@@ -179,7 +179,15 @@ type Workloads struct {
 	// change while its API is served, and the discovery mapper allocates
 	// about 2 KB at every look-up (20 MB a cycle at 10,000 targets).
 	resources sync.Map // schema.GroupVersionKind -> schema.GroupVersionResource
+	// lastReset is when the mapper last forgot what it discovered, for a
+	// kind it did not know (at most once per MapperResetEvery).
+	lastReset time.Time
 }
+
+// MapperResetEvery is how often, at most, a kind the API server does not
+// serve makes the workload cache discover the served kinds again: a CRD
+// installed after primetime started is found within it.
+const MapperResetEvery = time.Minute
 
 // Start starts the Deployment and StatefulSet informers; informers added
 // later stop with ctx too.
@@ -266,11 +274,44 @@ func (w *Workloads) resource(t *ground.Target) (schema.GroupVersionResource, err
 	// A kind not found is asked again at the next look-up: its CRD may
 	// be installed meanwhile.
 	m, err := w.Mapper.RESTMapping(gvk.GroupKind(), gv.Version)
+	if err != nil && meta.IsNoMatchError(err) && w.reset() {
+		m, err = w.Mapper.RESTMapping(gvk.GroupKind(), gv.Version)
+	}
 	if err != nil {
 		return schema.GroupVersionResource{}, fmt.Errorf("%s %s: %w", t.ScaleTargetRef.APIVersion, t.ScaleTargetRef.Kind, err)
 	}
 	w.resources.Store(gvk, m.Resource)
 	return m.Resource, nil
+}
+
+// reset makes a resettable mapper (the daemon's discovery mapper, which
+// otherwise keeps what it discovered first) discover the served kinds
+// again, and forgets the kinds resolved from it, at most once per
+// MapperResetEvery; false when it did not.
+func (w *Workloads) reset() bool {
+	r, ok := w.Mapper.(meta.ResettableRESTMapper)
+	if !ok {
+		return false
+	}
+	w.mu.Lock()
+	if !w.lastReset.IsZero() && time.Since(w.lastReset) < MapperResetEvery {
+		w.mu.Unlock()
+		return false
+	}
+	w.lastReset = time.Now()
+	w.mu.Unlock()
+	r.Reset()
+	w.resources.Clear()
+	return true
+}
+
+// Watch starts caching t's workload, without waiting: its ready replicas
+// are then known when a floor first asks for them. A kind not served yet
+// is left to the next look-up.
+func (w *Workloads) Watch(t *ground.Target) {
+	if gvr, err := w.resource(t); err == nil {
+		w.informer(gvr)
+	}
 }
 
 // Get returns t's workload from the cache.

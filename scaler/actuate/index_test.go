@@ -4,9 +4,19 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery/cached/memory"
+	fakedisco "k8s.io/client-go/discovery/fake"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/restmapper"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/primetime-dev/primetime/ground"
 )
@@ -65,4 +75,80 @@ func TestWorkloadKindsResolvedOnce(t *testing.T) {
 	if gvr.Resource != "rollouts" {
 		t.Errorf("Rollout resolved to %v, want the rollouts resource", gvr)
 	}
+}
+
+// discoveryMapper is the daemon's mapper (discovery through a memory
+// cache) over a fake discovery serving apps/v1 Deployments, and a
+// function installing the Argo Rollout CRD into it.
+func discoveryMapper(t *testing.T) (meta.RESTMapper, func()) {
+	t.Helper()
+	fd := &fakedisco.FakeDiscovery{Fake: &k8stesting.Fake{}}
+	fd.Resources = []*metav1.APIResourceList{{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{{Name: "deployments", Kind: "Deployment", Namespaced: true}}}}
+	install := func() {
+		fd.Resources = append(fd.Resources, &metav1.APIResourceList{GroupVersion: "argoproj.io/v1alpha1",
+			APIResources: []metav1.APIResource{{Name: "rollouts", Kind: "Rollout", Namespaced: true}}})
+	}
+	return restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(fd)), install
+}
+
+// TestCRDInstalledAfterStartIsFound: with the daemon's discovery mapper,
+// which keeps what it first discovered, a target on a kind whose CRD is
+// installed after primetime started is found, within MapperResetEvery of
+// the last discovery, without a restart.
+func TestCRDInstalledAfterStartIsFound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mapper, install := discoveryMapper(t)
+		w := &Workloads{Mapper: mapper}
+		rollout := &ground.Target{Namespace: "shop", ScaleTargetRef: ground.ScaleTargetRef{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "web"}}
+		deployment := target(ground.ModeScale)
+		if _, err := w.resource(deployment); err != nil {
+			t.Fatal(err)
+		}
+		_, err := w.resource(rollout)
+		if want := `argoproj.io/v1alpha1 Rollout: no matches for kind "Rollout" in version "argoproj.io/v1alpha1"`; err == nil || err.Error() != want {
+			t.Fatalf("before the CRD: %v, want %q", err, want)
+		}
+		install()
+		if _, err := w.resource(rollout); err == nil {
+			t.Fatal("found right after the last discovery: want the kinds discovered again only after MapperResetEvery")
+		}
+		time.Sleep(MapperResetEvery)
+		gvr, err := w.resource(rollout)
+		if want := (schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}); err != nil || gvr != want {
+			t.Fatalf("after the CRD and %s: %v %v, want %v", MapperResetEvery, gvr, err, want)
+		}
+		if _, err := w.resource(deployment); err != nil {
+			t.Fatalf("Deployments after the new discovery: %v", err)
+		}
+	})
+}
+
+// TestWatchedKindReadyAtTheFirstRead: a target on a kind the cache does
+// not watch from the start (an Argo Rollout) is watched when the
+// configuration names it, so that its ready replicas are known at a
+// floor's first cycle instead of one cycle later (a floor met at once
+// would otherwise teach a lead of one cycle).
+func TestWatchedKindReadyAtTheFirstRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rollouts := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
+		ro := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+			"metadata": map[string]any{"name": "web", "namespace": "shop"},
+			"spec":     map[string]any{"replicas": int64(50)},
+			"status":   map[string]any{"readyReplicas": int64(50)},
+		}}
+		dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+			deployments: "DeploymentList", {Group: "apps", Version: "v1", Resource: "statefulsets"}: "StatefulSetList", rollouts: "RolloutList"}, ro)
+		mapper := meta.NewDefaultRESTMapper(nil)
+		mapper.Add(schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Rollout"}, meta.RESTScopeNamespace)
+		w := &Workloads{Dynamic: dyn, Mapper: mapper}
+		w.Start(t.Context())
+		a := &Actuator{Workloads: w}
+		tg := &ground.Target{Namespace: "shop", Mode: ground.ModeHPAFloor, ScaleTargetRef: ground.ScaleTargetRef{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "web"}}
+		a.Watch(tg)
+		synctest.Wait()
+		if got := a.ReadyReplicas(tg); got != ground.Some[int32](50) {
+			t.Fatalf("ready at the first read after Watch: %v, want 50", got)
+		}
+	})
 }

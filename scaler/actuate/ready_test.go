@@ -12,7 +12,10 @@ import (
 	"github.com/primetime-dev/primetime/scaler"
 )
 
-var _ scaler.ReadyReader = (*Actuator)(nil)
+var (
+	_ scaler.ReadyReader     = (*Actuator)(nil)
+	_ scaler.WorkloadWatcher = (*Actuator)(nil)
+)
 
 // TestReadyReplicasFromTheCache: the engine learns how long pods take
 // from the workload's status.readyReplicas, read from the cache without
