@@ -388,6 +388,8 @@ func validateLoad(r *entryReporter, ctx *docContext, item, f field, elsewhere bo
 				r.add(raw.Datadog.line(), "load.datadog", "%v", err)
 			} else if advice, slow := DatadogRollupAdvice(q); slow && expanded {
 				r.warn(raw.Datadog.line(), "load.datadog", "%s", advice)
+			} else if advice, bare := DatadogBareCountAdvice(q); bare && expanded {
+				r.warn(raw.Datadog.line(), "load.datadog", "%s", advice)
 			}
 			spec.Datadog = q
 		}

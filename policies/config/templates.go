@@ -165,3 +165,19 @@ func DatadogRollupAdvice(query string) (string, bool) {
 }
 
 var sumRollup = regexp.MustCompile(`\.rollup\(\s*(sum|count)\s*,`)
+
+// bareCount is a counting rollup without an interval.
+var bareCount = regexp.MustCompile(`\.rollup\(\s*(sum|count)\s*\)`)
+
+// DatadogBareCountAdvice says, for a Datadog query counting with
+// .rollup(sum) or .rollup(count) and no interval, in what unit primetime
+// reads its load: it pins 30 s on it (Datadog would choose the interval
+// by the range asked), so the load is a count per 30 s. False for other
+// queries.
+func DatadogBareCountAdvice(query string) (string, bool) {
+	m := bareCount.FindStringSubmatch(query)
+	if m == nil {
+		return "", false
+	}
+	return fmt.Sprintf(".rollup(%s) has no interval: primetime sends .rollup(%s,30), so the load is a count per 30 s (capacityPerReplica and an absolute expect: in that unit); write .rollup(%s, 30) to say so", m[1], m[1], m[1]), true
+}

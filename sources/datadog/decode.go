@@ -13,27 +13,62 @@ import (
 	"github.com/primetime-dev/primetime/sources"
 )
 
-// PinRollup returns the query as primetime sends it: with
-// .rollup(avg,N) appended, or .rollup(sum,N) when it counts (.as_count()),
-// N the rollup in seconds, so that live reads and history have one bucket
-// width and one unit whatever the window. A query that holds its own
-// .rollup(fn,N) is sent as written; a .rollup(fn) without an interval gets
-// N: Datadog would pick one by the range asked (20 s over an hour, 5 min
-// over a day), so a count read live and its history would count per
-// different buckets.
+// PinRollup returns the query as primetime sends it, each metric term
+// (agg:metric{tags} and its methods) with a pinned rollup: .rollup(avg,N)
+// appended, or .rollup(sum,N) when the term counts (.as_count()), N the
+// rollup in seconds, so that live reads and history have one bucket width
+// and one unit whatever the range asked. A term that holds its own
+// .rollup(fn,N) is sent as written; a .rollup(fn) without an interval
+// gets N: Datadog would pick one by the range asked (1 s for the 5
+// minutes of a live read, 20 s for an hour of history), and a count read
+// live and its history would count per different buckets. In a formula
+// every term is pinned: a ratio of two counts stays a ratio of counts
+// per one bucket width. A query with no term primetime recognises gets
+// the rollup appended to the whole.
 func PinRollup(query string, rollup time.Duration) string {
-	if strings.Contains(query, ".rollup(") {
-		return bareRollup.ReplaceAllString(query, fmt.Sprintf(".rollup($1,%d)", int64(rollup/time.Second)))
+	n := int64(rollup / time.Second)
+	terms := metricTerm.FindAllStringSubmatchIndex(query, -1)
+	if len(terms) == 0 {
+		if strings.Contains(query, ".rollup(") {
+			return bareRollup.ReplaceAllString(query, fmt.Sprintf(".rollup($1,%d)", n))
+		}
+		return query + rollupFor(strings.Contains(query, ".as_count()"), n)
 	}
-	fn := "avg"
-	if strings.Contains(query, ".as_count()") {
-		fn = "sum"
+	// A .as_count() outside every term applies to the whole formula.
+	outside := strings.Contains(metricTerm.ReplaceAllString(query, ""), ".as_count()")
+	var b strings.Builder
+	b.Grow(len(query) + len(terms)*len(".rollup(avg,30)"))
+	last := 0
+	for _, m := range terms {
+		end, methods := m[1], query[m[2]:m[3]]
+		b.WriteString(query[last:end])
+		last = end
+		if strings.Contains(methods, ".rollup(") {
+			continue // pinned by bareRollup below when it has no interval
+		}
+		b.WriteString(rollupFor(outside || strings.Contains(methods, ".as_count()"), n))
 	}
-	return fmt.Sprintf("%s.rollup(%s,%d)", query, fn, int64(rollup/time.Second))
+	b.WriteString(query[last:])
+	return bareRollup.ReplaceAllString(b.String(), fmt.Sprintf(".rollup($1,%d)", n))
 }
 
-// bareRollup is a .rollup( with an aggregator and no interval.
-var bareRollup = regexp.MustCompile(`\.rollup\(\s*(avg|sum|min|max|count)\s*\)`)
+// rollupFor is the rollup appended to a term: a sum of a count, else a mean.
+func rollupFor(counts bool, n int64) string {
+	if counts {
+		return fmt.Sprintf(".rollup(sum,%d)", n)
+	}
+	return fmt.Sprintf(".rollup(avg,%d)", n)
+}
+
+var (
+	// metricTerm is one metric of a query: an optional space aggregator,
+	// the metric's name, its tags (and "by" tags), then its methods
+	// (.as_count(), .fill(null, 10), .rollup(sum)); the methods are its
+	// first group.
+	metricTerm = regexp.MustCompile(`(?:[a-z][a-z0-9]*:)?[A-Za-z_][A-Za-z0-9_.]*\{[^{}]*\}(?:\s*by\s*\{[^{}]*\})?((?:\.[a-z_]+\([^()]*\))*)`)
+	// bareRollup is a .rollup( with an aggregator and no interval.
+	bareRollup = regexp.MustCompile(`\.rollup\(\s*(avg|sum|min|max|count)\s*\)`)
+)
 
 // groupedError answers a query that returns several series.
 func groupedError(query string, n int) error {

@@ -11,9 +11,10 @@
 // latest value of N queries" v1 does the job with less.
 //
 // What it does with Datadog's real answers:
-//   - Every query is sent with a pinned rollup, .rollup(avg,30) or, for
-//     .as_count(), .rollup(sum,30) (a query holding its own .rollup( is
-//     sent as written), live and history alike: the API would otherwise pick
+//   - Every metric of a query is sent with a pinned rollup,
+//     .rollup(avg,30) or, for .as_count(), .rollup(sum,30) (one holding its
+//     own .rollup(fn,N) is sent as written, a .rollup(fn) gets 30 s), live
+//     and history alike: the API would otherwise pick
 //     the interval from the window, and forecast and observed load would not
 //     be in one unit. A point is stamped at its bucket's end and used once
 //     the bucket ended at least the pinned rollup (30 s) before now: the

@@ -17,7 +17,16 @@ func TestPinRollup(t *testing.T) {
 		{"a sum without an interval", "sum:web.hits{*}.as_count().rollup(sum)", "sum:web.hits{*}.as_count().rollup(sum,30)"},
 		{"a max without an interval, spaced", "max:web.latency{*}.rollup( max )", "max:web.latency{*}.rollup(max,30)"},
 		{"a formula of two", "sum:a{*}.rollup(sum) / sum:b{*}.rollup(sum, 120)", "sum:a{*}.rollup(sum,30) / sum:b{*}.rollup(sum, 120)"},
-		{"a moving rollup is not a rollup", "moving_rollup(avg:a{*}, 60, 'avg')", "moving_rollup(avg:a{*}, 60, 'avg').rollup(avg,30)"},
+		{"a moving rollup is not a rollup", "moving_rollup(avg:a{*}, 60, 'avg')", "moving_rollup(avg:a{*}.rollup(avg,30), 60, 'avg')"},
+		{"a ratio of counts, one with a bare rollup", "sum:err{*}.as_count().rollup(sum) / sum:hits{*}.as_count()",
+			"sum:err{*}.as_count().rollup(sum,30) / sum:hits{*}.as_count().rollup(sum,30)"},
+		{"a ratio of counts without rollups", "sum:a{*}.as_count() / sum:b{*}.as_count()", "sum:a{*}.as_count().rollup(sum,30) / sum:b{*}.as_count().rollup(sum,30)"},
+		{"a count of the whole formula", "(sum:a{*} + sum:b{*}).as_count()", "(sum:a{*}.rollup(sum,30) + sum:b{*}.rollup(sum,30)).as_count()"},
+		{"inside a function", "per_second(sum:web.hits{env:prod,service:web}.rollup(sum))", "per_second(sum:web.hits{env:prod,service:web}.rollup(sum,30))"},
+		{"fill then count", "sum:web.hits{*}.fill(null, 10).as_count()", "sum:web.hits{*}.fill(null, 10).as_count().rollup(sum,30)"},
+		{"a rate", "sum:trace.http.request.hits{service:web,env:prod}.as_rate()", "sum:trace.http.request.hits{service:web,env:prod}.as_rate().rollup(avg,30)"},
+		{"an interval only", "avg:a{*}.rollup(60)", "avg:a{*}.rollup(60)"},
+		{"no term recognised", "a_function_primetime_does_not_know()", "a_function_primetime_does_not_know().rollup(avg,30)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := PinRollup(tc.query, 30*time.Second); got != tc.want {
