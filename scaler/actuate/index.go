@@ -195,24 +195,31 @@ func (w *Workloads) Start(ctx context.Context) {
 	w.mu.Lock()
 	w.ctx = ctx
 	w.mu.Unlock()
-	for _, gvr := range []schema.GroupVersionResource{
-		{Group: "apps", Version: "v1", Resource: "deployments"},
-		{Group: "apps", Version: "v1", Resource: "statefulsets"},
-	} {
+	for _, gvr := range baseResources {
 		w.informer(gvr)
 	}
 }
 
-// HasSynced reports whether the informers started so far have synced.
+// HasSynced reports whether the Deployment and StatefulSet informers have
+// synced. The informers of other kinds do not count: one primetime may
+// not list (an Argo Rollout without the RBAC rule) never syncs, and must
+// not keep the daemon unready, and the external metrics API down, for
+// every target; its workload reads unknown until it syncs.
 func (w *Workloads) HasSynced() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, inf := range w.informers {
-		if !inf.HasSynced() {
+	for _, gvr := range baseResources {
+		if inf, ok := w.informers[gvr]; ok && !inf.HasSynced() {
 			return false
 		}
 	}
 	return true
+}
+
+// baseResources are the workloads watched from the start.
+var baseResources = []schema.GroupVersionResource{
+	{Group: "apps", Version: "v1", Resource: "deployments"},
+	{Group: "apps", Version: "v1", Resource: "statefulsets"},
 }
 
 // informer returns the informer of gvr, starting it if needed.

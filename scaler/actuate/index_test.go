@@ -1,12 +1,14 @@
 package actuate
 
 import (
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -151,4 +153,36 @@ func TestWatchedKindReadyAtTheFirstRead(t *testing.T) {
 			t.Fatalf("ready at the first read after Watch: %v, want 50", got)
 		}
 	})
+}
+
+// TestUnlistableKindKeepsTheDaemonReady: a target on a kind primetime may
+// not list (an Argo Rollout without the RBAC rule) leaves the daemon ready,
+// so the external metrics API keeps serving every other target; its own
+// workload reads unknown.
+func TestUnlistableKindKeepsTheDaemonReady(t *testing.T) {
+	rollouts := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		deployments: "DeploymentList", {Group: "apps", Version: "v1", Resource: "statefulsets"}: "StatefulSetList", rollouts: "RolloutList"})
+	var refused atomic.Int32
+	dyn.PrependReactor("list", "rollouts", func(k8stesting.Action) (bool, runtime.Object, error) {
+		refused.Add(1)
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "argoproj.io", Resource: "rollouts"}, "", errors.New("no RBAC rule"))
+	})
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Rollout"}, meta.RESTScopeNamespace)
+	w := &Workloads{Dynamic: dyn, Mapper: mapper}
+	w.Start(t.Context())
+	a := &Actuator{Workloads: w}
+	tg := &ground.Target{Namespace: "shop", Mode: ground.ModeMetric, ScaleTargetRef: ground.ScaleTargetRef{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "web"}}
+	a.Watch(tg)
+	deadline := time.Now().Add(10 * time.Second)
+	for refused.Load() == 0 || !w.HasSynced() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: Rollout lists refused %d times, ready %v: want refused and ready", refused.Load(), w.HasSynced())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := a.ReadyReplicas(tg); got.OK {
+		t.Errorf("ready replicas of the unlistable Rollout %v, want unknown", got)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
@@ -144,6 +145,28 @@ type Source struct {
 	// interval, intervalKind: the live refresh interval in force.
 	interval     time.Duration
 	intervalKind intervalKind
+	// pinned holds each query as sent, by query as written (PinRollup
+	// parses the query; the queries change only with the configuration).
+	pinned    sync.Map
+	pinnedLen atomic.Int64
+}
+
+// maxPinned bounds the queries kept pinned: past it, the memo starts
+// again (edits of the configuration over months leave old queries).
+const maxPinned = 100_000
+
+// pin returns query as sent.
+func (s *Source) pin(query string) string {
+	if t, ok := s.pinned.Load(query); ok {
+		return t.(string)
+	}
+	t := PinRollup(query, s.cfg.Rollup)
+	if s.pinnedLen.Add(1) > maxPinned {
+		s.pinned.Clear()
+		s.pinnedLen.Store(1)
+	}
+	s.pinned.Store(query, t)
+	return t
 }
 
 // queryState is a query that failed: a suspect is sent alone; a
@@ -330,7 +353,7 @@ type textSet struct {
 func (s *Source) textsOf(queries []sources.Query) textSet {
 	ts := textSet{keys: map[string][]string{}, original: map[string]string{}}
 	for _, q := range queries {
-		t := PinRollup(q.Spec.Datadog, s.cfg.Rollup)
+		t := s.pin(q.Spec.Datadog)
 		if _, seen := ts.keys[t]; !seen {
 			ts.order = append(ts.order, t)
 			ts.original[t] = q.Spec.Datadog

@@ -15,27 +15,32 @@ import (
 
 // PinRollup returns the query as primetime sends it, each metric term
 // (agg:metric{tags} and its methods) with a pinned rollup: .rollup(avg,N)
-// appended, or .rollup(sum,N) when the term counts (.as_count()), N the
-// rollup in seconds, so that live reads and history have one bucket width
-// and one unit whatever the range asked. A term that holds its own
-// .rollup(fn,N) is sent as written; a .rollup(fn) without an interval
-// gets N: Datadog would pick one by the range asked (1 s for the 5
-// minutes of a live read, 20 s for an hour of history), and a count read
-// live and its history would count per different buckets. In a formula
-// every term is pinned: a ratio of two counts stays a ratio of counts
-// per one bucket width. A query with no term primetime recognises gets
-// the rollup appended to the whole.
+// appended, or .rollup(sum,N) when the term counts (.as_count()), so that
+// live reads and history have one bucket width and one unit whatever the
+// range asked. N is the widest interval the query pins itself (a formula's
+// metrics then count per one width), else rollup. A .rollup(fn) without
+// an interval gets N too: Datadog would pick one by the range asked (1 s
+// for the 5 minutes of a live read, 20 s for an hour of history), and a
+// count read live and its history would count per different buckets. A
+// query with a rollup outside its metrics' terms (around a function or a
+// formula) governs its own buckets: only its bare rollups are pinned. A
+// query with no term primetime recognises gets the rollup appended to the
+// whole.
 func PinRollup(query string, rollup time.Duration) string {
 	n := int64(rollup / time.Second)
+	if w := ground.DatadogRollup(query); w > 0 {
+		n = int64(w / time.Second)
+	}
 	terms := metricTerm.FindAllStringSubmatchIndex(query, -1)
+	outside := metricTerm.ReplaceAllString(query, "")
+	if strings.Contains(outside, ".rollup(") || (len(terms) == 0 && strings.Contains(query, ".rollup(")) {
+		return bareRollup.ReplaceAllString(query, fmt.Sprintf(".rollup($1,%d)", n))
+	}
 	if len(terms) == 0 {
-		if strings.Contains(query, ".rollup(") {
-			return bareRollup.ReplaceAllString(query, fmt.Sprintf(".rollup($1,%d)", n))
-		}
 		return query + rollupFor(strings.Contains(query, ".as_count()"), n)
 	}
 	// A .as_count() outside every term applies to the whole formula.
-	outside := strings.Contains(metricTerm.ReplaceAllString(query, ""), ".as_count()")
+	countsAll := strings.Contains(outside, ".as_count()")
 	var b strings.Builder
 	b.Grow(len(query) + len(terms)*len(".rollup(avg,30)"))
 	last := 0
@@ -46,7 +51,7 @@ func PinRollup(query string, rollup time.Duration) string {
 		if strings.Contains(methods, ".rollup(") {
 			continue // pinned by bareRollup below when it has no interval
 		}
-		b.WriteString(rollupFor(outside || strings.Contains(methods, ".as_count()"), n))
+		b.WriteString(rollupFor(countsAll || strings.Contains(methods, ".as_count()"), n))
 	}
 	b.WriteString(query[last:])
 	return bareRollup.ReplaceAllString(b.String(), fmt.Sprintf(".rollup($1,%d)", n))
@@ -65,7 +70,7 @@ var (
 	// the metric's name, its tags (and "by" tags), then its methods
 	// (.as_count(), .fill(null, 10), .rollup(sum)); the methods are its
 	// first group.
-	metricTerm = regexp.MustCompile(`(?:[a-z][a-z0-9]*:)?[A-Za-z_][A-Za-z0-9_.]*\{[^{}]*\}(?:\s*by\s*\{[^{}]*\})?((?:\.[a-z_]+\([^()]*\))*)`)
+	metricTerm = regexp.MustCompile(`(?:[a-z][a-z0-9]*:)?[A-Za-z_][A-Za-z0-9_.]*\{[^{}]*\}(?:\s*by\s*\{[^{}]*\})?((?:\s*\.[a-z_]+\([^()]*\))*)`)
 	// bareRollup is a .rollup( with an aggregator and no interval.
 	bareRollup = regexp.MustCompile(`\.rollup\(\s*(avg|sum|min|max|count)\s*\)`)
 )

@@ -16,7 +16,7 @@ func TestPinRollup(t *testing.T) {
 		{"a rollup with its interval", "sum:web.hits{*}.as_count().rollup(sum,60)", "sum:web.hits{*}.as_count().rollup(sum,60)"},
 		{"a sum without an interval", "sum:web.hits{*}.as_count().rollup(sum)", "sum:web.hits{*}.as_count().rollup(sum,30)"},
 		{"a max without an interval, spaced", "max:web.latency{*}.rollup( max )", "max:web.latency{*}.rollup(max,30)"},
-		{"a formula of two", "sum:a{*}.rollup(sum) / sum:b{*}.rollup(sum, 120)", "sum:a{*}.rollup(sum,30) / sum:b{*}.rollup(sum, 120)"},
+		{"a formula of two, one with its interval", "sum:a{*}.rollup(sum) / sum:b{*}.rollup(sum, 120)", "sum:a{*}.rollup(sum,120) / sum:b{*}.rollup(sum, 120)"},
 		{"a moving rollup is not a rollup", "moving_rollup(avg:a{*}, 60, 'avg')", "moving_rollup(avg:a{*}.rollup(avg,30), 60, 'avg')"},
 		{"a ratio of counts, one with a bare rollup", "sum:err{*}.as_count().rollup(sum) / sum:hits{*}.as_count()",
 			"sum:err{*}.as_count().rollup(sum,30) / sum:hits{*}.as_count().rollup(sum,30)"},
@@ -26,6 +26,15 @@ func TestPinRollup(t *testing.T) {
 		{"fill then count", "sum:web.hits{*}.fill(null, 10).as_count()", "sum:web.hits{*}.fill(null, 10).as_count().rollup(sum,30)"},
 		{"a rate", "sum:trace.http.request.hits{service:web,env:prod}.as_rate()", "sum:trace.http.request.hits{service:web,env:prod}.as_rate().rollup(avg,30)"},
 		{"an interval only", "avg:a{*}.rollup(60)", "avg:a{*}.rollup(60)"},
+		{"a ratio with one side's own interval", "sum:a{*}.as_count().rollup(sum, 60) / sum:b{*}.as_count()",
+			"sum:a{*}.as_count().rollup(sum, 60) / sum:b{*}.as_count().rollup(sum,60)"},
+		{"a ratio with one bare side and one interval", "sum:a{*}.as_count().rollup(sum,120) / sum:b{*}.as_count().rollup(sum)",
+			"sum:a{*}.as_count().rollup(sum,120) / sum:b{*}.as_count().rollup(sum,120)"},
+		{"a rollup around a function is the query's own", "default_zero(sum:a{*}).rollup(sum, 900).as_count()", "default_zero(sum:a{*}).rollup(sum, 900).as_count()"},
+		{"a bare rollup around a formula", "(sum:a{*} + sum:b{*}).rollup(sum)", "(sum:a{*} + sum:b{*}).rollup(sum,30)"},
+		{"a space before a method", "sum:a{*} .as_count()", "sum:a{*} .as_count().rollup(sum,30)"},
+		{"tags with IN and negation", "sum:a{env IN (prod,staging),!host:x-1}.as_count()", "sum:a{env IN (prod,staging),!host:x-1}.as_count().rollup(sum,30)"},
+		{"a constant factor", "sum:a{*} * 100", "sum:a{*}.rollup(avg,30) * 100"},
 		{"no term recognised", "a_function_primetime_does_not_know()", "a_function_primetime_does_not_know().rollup(avg,30)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,4 +43,23 @@ func TestPinRollup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkPinRollup: what pinning a query costs, parsed each time and
+// as a refresh does it (kept by the source).
+func BenchmarkPinRollup(b *testing.B) {
+	const q = "sum:trace.http.request.hits{service:web,env:prod}.as_count() / sum:trace.http.request.errors{service:web,env:prod}.as_count()"
+	b.Run("parsed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			PinRollup(q, 30*time.Second)
+		}
+	})
+	b.Run("kept", func(b *testing.B) {
+		s := &Source{cfg: Config{Rollup: 30 * time.Second}}
+		b.ReportAllocs()
+		for b.Loop() {
+			s.pin(q)
+		}
+	})
 }
