@@ -194,6 +194,7 @@ const MapperResetEvery = time.Minute
 func (w *Workloads) Start(ctx context.Context) {
 	w.mu.Lock()
 	w.ctx = ctx
+	w.lastReset = time.Now() // the mapper discovers afresh at its first look-up
 	w.mu.Unlock()
 	for _, gvr := range baseResources {
 		w.informer(gvr)
