@@ -182,9 +182,14 @@ func TestTenThousandTargets(t *testing.T) {
 	// five runs on 2026-12-03, 236 MiB once latches and report builders
 	// stopped doubling (docs/performance.md); 335 MiB alone with learned
 	// shapes until the ready replicas stopped resolving each target's
-	// kind at every cycle, 261 MiB after (2026-12-07).
-	if rss > 320<<20 {
-		t.Errorf("RSS %.0f MiB with 10,000 targets, more than 320 MiB", float64(rss)/(1<<20))
+	// kind at every cycle, 261 MiB after (2026-12-07). The bound is for the
+	// suite as CI runs it, the other scenarios sharing the 2 cores: there
+	// the collector lets the heap grow further between cycles, 297-309 MiB
+	// (RssAnon 220 MiB) in two clean-clone runs on 2026-12-08 against
+	// 261-284 MiB alone. 340 MiB still catches both regressions above (335
+	// MiB alone, about 360 beside the others; 380 MiB).
+	if rss > 340<<20 {
+		t.Errorf("RSS %.0f MiB with 10,000 targets, more than 340 MiB", float64(rss)/(1<<20))
 	}
 	// The time of a cycle is the benchmark's (BenchmarkEngineCycleWithActuation):
 	// here the other scenarios share the 2 cores (118 ms alone, 444 ms
