@@ -132,21 +132,15 @@ func TestCRDInstalledAfterStartIsFound(t *testing.T) {
 // would otherwise teach a lead of one cycle).
 func TestWatchedKindReadyAtTheFirstRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rollouts := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
 		ro := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
 			"metadata": map[string]any{"name": "web", "namespace": "shop"},
 			"spec":     map[string]any{"replicas": int64(50)},
 			"status":   map[string]any{"readyReplicas": int64(50)},
 		}}
-		dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-			deployments: "DeploymentList", {Group: "apps", Version: "v1", Resource: "statefulsets"}: "StatefulSetList", rollouts: "RolloutList"}, ro)
-		mapper := meta.NewDefaultRESTMapper(nil)
-		mapper.Add(schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Rollout"}, meta.RESTScopeNamespace)
-		w := &Workloads{Dynamic: dyn, Mapper: mapper}
+		w, _, tg := rolloutWorkloads(ground.ModeHPAFloor, ro)
 		w.Start(t.Context())
 		a := &Actuator{Workloads: w}
-		tg := &ground.Target{Namespace: "shop", Mode: ground.ModeHPAFloor, ScaleTargetRef: ground.ScaleTargetRef{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "web"}}
 		a.Watch(tg)
 		synctest.Wait()
 		if got := a.ReadyReplicas(tg); got != ground.Some[int32](50) {
@@ -160,20 +154,14 @@ func TestWatchedKindReadyAtTheFirstRead(t *testing.T) {
 // so the external metrics API keeps serving every other target; its own
 // workload reads unknown.
 func TestUnlistableKindKeepsTheDaemonReady(t *testing.T) {
-	rollouts := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		deployments: "DeploymentList", {Group: "apps", Version: "v1", Resource: "statefulsets"}: "StatefulSetList", rollouts: "RolloutList"})
+	w, dyn, tg := rolloutWorkloads(ground.ModeMetric)
 	var refused atomic.Int32
 	dyn.PrependReactor("list", "rollouts", func(k8stesting.Action) (bool, runtime.Object, error) {
 		refused.Add(1)
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "argoproj.io", Resource: "rollouts"}, "", errors.New("no RBAC rule"))
 	})
-	mapper := meta.NewDefaultRESTMapper(nil)
-	mapper.Add(schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Rollout"}, meta.RESTScopeNamespace)
-	w := &Workloads{Dynamic: dyn, Mapper: mapper}
 	w.Start(t.Context())
 	a := &Actuator{Workloads: w}
-	tg := &ground.Target{Namespace: "shop", Mode: ground.ModeMetric, ScaleTargetRef: ground.ScaleTargetRef{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "web"}}
 	a.Watch(tg)
 	deadline := time.Now().Add(10 * time.Second)
 	for refused.Load() == 0 || !w.HasSynced() {
@@ -185,4 +173,17 @@ func TestUnlistableKindKeepsTheDaemonReady(t *testing.T) {
 	if got := a.ReadyReplicas(tg); got.OK {
 		t.Errorf("ready replicas of the unlistable Rollout %v, want unknown", got)
 	}
+}
+
+// rolloutWorkloads is a workload cache over a fake API serving Argo
+// Rollouts (with objs), its dynamic client for reactors, and the
+// storefront Rollout target in mode.
+func rolloutWorkloads(mode ground.Mode, objs ...runtime.Object) (*Workloads, *dynamicfake.FakeDynamicClient, *ground.Target) {
+	rollouts := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		deployments: "DeploymentList", {Group: "apps", Version: "v1", Resource: "statefulsets"}: "StatefulSetList", rollouts: "RolloutList"}, objs...)
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Rollout"}, meta.RESTScopeNamespace)
+	tg := &ground.Target{Namespace: "shop", Mode: mode, ScaleTargetRef: ground.ScaleTargetRef{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "web"}}
+	return &Workloads{Dynamic: dyn, Mapper: mapper}, dyn, tg
 }
